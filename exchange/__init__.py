@@ -1,0 +1,1 @@
+"""The assembled exchange: configuration, order-flow sources, and the ``exchange`` CLI."""

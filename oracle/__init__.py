@@ -1,0 +1,1 @@
+"""oracle: placeholder package; built in a later issue."""

@@ -1,0 +1,1 @@
+"""sentinel: placeholder package; built in a later issue."""

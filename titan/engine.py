@@ -1,0 +1,812 @@
+"""Titan: a multi-symbol, price-time-priority matching engine with no I/O.
+
+``Engine.apply(command) -> list[event]`` is the whole interface: the caller stamps each
+command with ``seq`` and ``ts``; the engine reads no clock, draws no random numbers, and
+keeps prices, quantities and notionals as integers (see :mod:`titan.symbols`).
+
+Rules
+-----
+- Validate fully, then change state: a rejected command emits one ``Rejected`` event and
+  leaves every book, index and counter as it was (there is no rollback to get wrong).
+- Price-time priority: an incoming order trades against the best opposite level, oldest
+  order first, at the maker's price, until it is filled or the next level is beyond its
+  limit. What remains rests (GTC), or expires (IOC, MARKET; FOK never partially fills;
+  GTX expires instead of taking at all).
+- Self-trade prevention is decided by the taker's mode when the next maker in priority
+  belongs to the taker's account: EXPIRE_TAKER stops matching and expires the taker's
+  remainder; EXPIRE_MAKER expires that maker and goes on; EXPIRE_BOTH does both.
+- Conditional orders wait in the :class:`~titan.triggers.TriggerBook` and are released
+  (``Triggered``) when the last trade price or the mark price reaches their stop; a
+  release that trades can release further orders in the same command.
+- Amend: a quantity decrease at the same price keeps priority; anything else re-queues
+  the order at the back of its (new) price, where a crossing price trades at once.
+- Conservation: each symbol keeps ``open_qty``, moved only where events are emitted
+  (Accepted +qty, Trade -2*qty, Cancelled/Expired -qty, Amended +/-delta). It must always
+  equal the open quantity found in the book and the trigger book.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from titan.book import Depth, DepthLevel, Order, OrderBook, OrderView
+from titan.commands import Amend, Cancel, CancelAll, Command, NewOrder, SetMarkPrice
+from titan.enums import (
+    CancelReason,
+    ExpireReason,
+    OrderType,
+    RejectReason,
+    Request,
+    Side,
+    StpMode,
+    TimeInForce,
+    WorkingType,
+)
+from titan.events import (
+    Accepted,
+    Amended,
+    Cancelled,
+    Event,
+    Expired,
+    Rejected,
+    Trade,
+    Triggered,
+)
+from titan.symbols import SymbolSpec
+from titan.triggers import TriggerBook, would_fire
+
+_tuple_new = tuple.__new__
+
+# Lookup tables that validate and normalise enum fields in one step: a plain "BUY" and
+# Side.BUY both map to the member Side.BUY, anything else to None.
+_SIDE = {m.value: m for m in Side}
+_TYPE = {m.value: m for m in OrderType}
+_TIF = {m.value: m for m in TimeInForce}
+_STP = {m.value: m for m in StpMode}
+_WORKING = {m.value: m for m in WorkingType}
+
+BUY, SELL = Side.BUY, Side.SELL
+LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
+GTC, IOC, FOK, GTX = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTX
+STP_NONE = StpMode.NONE
+CONTRACT, MARK = WorkingType.CONTRACT_PRICE, WorkingType.MARK_PRICE
+_MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET})
+_CONDITIONAL = frozenset(
+    {OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET}
+)
+_STP_EXPIRE = {
+    StpMode.EXPIRE_TAKER: ExpireReason.STP_EXPIRE_TAKER,
+    StpMode.EXPIRE_MAKER: ExpireReason.STP_EXPIRE_MAKER,
+    StpMode.EXPIRE_BOTH: ExpireReason.STP_EXPIRE_BOTH,
+}
+_NO_LIMIT = -(1 << 127)  # a key below every level key: market orders cross everything
+
+R = RejectReason
+
+
+class SymbolState:
+    """Everything Titan keeps for one symbol."""
+
+    __slots__ = ("book", "last_price", "mark_price", "open_qty", "spec", "triggers")
+
+    def __init__(self, spec: SymbolSpec) -> None:
+        self.spec = spec
+        self.book = OrderBook(spec)
+        self.triggers = TriggerBook()
+        self.last_price = 0  # last trade price, 0 before the first trade
+        self.mark_price = 0  # last mark price fed in, 0 before the first
+        self.open_qty = 0  # conservation ledger, see the module docstring
+
+    def reference_price(self) -> int:
+        """The price bands and market notionals are measured against (0 = none yet)."""
+        return self.mark_price or self.last_price
+
+
+def outside_band(price: int, ss: SymbolState, band_bps: int) -> bool:
+    """Whether ``price`` lies outside +/- ``band_bps`` of the reference price (if any)."""
+    ref = ss.reference_price()
+    if not ref:
+        return False
+    scaled = price * 10_000
+    return scaled > ref * (10_000 + band_bps) or scaled < ref * (10_000 - band_bps)
+
+
+class Engine:
+    """The matching engine. Deterministic: equal command streams give equal events."""
+
+    def __init__(self, symbols: Iterable[SymbolSpec]) -> None:
+        self._symbols: dict[str, SymbolState] = {}
+        for spec in symbols:
+            if spec.symbol in self._symbols:
+                raise ValueError(f"symbol {spec.symbol!r} configured twice")
+            self._symbols[spec.symbol] = SymbolState(spec)
+        self._orders: dict[int, Order] = {}  # every open order (resting or pending)
+        self._by_account: dict[int, dict[int, Order]] = {}
+        self._client_ids: dict[tuple[int, str], Order] = {}
+        self._trade_id = 0
+        self._priority = 0
+        self._handlers: dict[type, Callable[[Any], list[Event]]] = {
+            NewOrder: self._new_order,
+            Cancel: self._cancel,
+            CancelAll: self._cancel_all,
+            Amend: self._amend,
+            SetMarkPrice: self._set_mark_price,
+        }
+
+    # -- public interface ---------------------------------------------------------
+
+    def apply(self, command: Command) -> list[Event]:
+        """Execute one command and return the events it produced, in order."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise TypeError(f"not a Titan command: {type(command).__name__}")
+        return handler(command)
+
+    @property
+    def symbols(self) -> list[str]:
+        """Configured symbols, in configuration order."""
+        return list(self._symbols)
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        """The trading rules of ``symbol`` (KeyError if unknown)."""
+        return self._symbols[symbol].spec
+
+    def book(self, symbol: str) -> OrderBook:
+        """The live order book of ``symbol`` (read it, never mutate it)."""
+        return self._symbols[symbol].book
+
+    def best_bid(self, symbol: str) -> DepthLevel | None:
+        """Best bid (price, qty, count) or None."""
+        return self._symbols[symbol].book.best_bid()
+
+    def best_ask(self, symbol: str) -> DepthLevel | None:
+        """Best ask (price, qty, count) or None."""
+        return self._symbols[symbol].book.best_ask()
+
+    def depth(self, symbol: str, n: int = 10) -> Depth:
+        """L2 depth: the best ``n`` price levels per side, best first."""
+        return self._symbols[symbol].book.depth(n)
+
+    def l3(self, symbol: str) -> dict[str, list[OrderView]]:
+        """L3: every resting order per side, best level first, queue order within a level."""
+        book = self._symbols[symbol].book
+        return {
+            "bids": [o.view() for o in book.orders(BUY)],
+            "asks": [o.view() for o in book.orders(SELL)],
+        }
+
+    def pending_triggers(self, symbol: str) -> list[OrderView]:
+        """Conditional orders of ``symbol`` waiting for their trigger, in firing order."""
+        return [o.view() for o in self._symbols[symbol].triggers.pending()]
+
+    def open_orders(self, account: int, symbol: str | None = None) -> list[OrderView]:
+        """Open orders (resting and pending) of ``account``, by order id."""
+        orders = self._by_account.get(account, {})
+        return [
+            orders[oid].view()
+            for oid in sorted(orders)
+            if symbol is None or orders[oid].symbol == symbol
+        ]
+
+    def order(self, order_id: int) -> OrderView | None:
+        """The open order ``order_id``, or None if it is not open."""
+        o = self._orders.get(order_id)
+        return None if o is None else o.view()
+
+    def last_price(self, symbol: str) -> int:
+        """Last trade price of ``symbol`` (0 before the first trade)."""
+        return self._symbols[symbol].last_price
+
+    def mark_price(self, symbol: str) -> int:
+        """Last mark price fed for ``symbol`` (0 before the first)."""
+        return self._symbols[symbol].mark_price
+
+    def export_state(self) -> dict[str, Any]:
+        """The full state as plain data (see :mod:`titan.state`); ``restore`` inverts it."""
+        from titan.state import export_state
+
+        return export_state(self)
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> Engine:
+        """Rebuild an engine from :meth:`export_state` output (ValueError if malformed)."""
+        from titan.state import restore_state
+
+        return restore_state(state)
+
+    def state_hash(self) -> str:
+        """SHA-256 (hex) of the canonical encoding of the whole state."""
+        from titan.state import encode_state
+
+        return hashlib.sha256(encode_state(self.export_state())).hexdigest()
+
+    def check_invariants(self) -> list[str]:
+        """Every violated invariant, empty when sound. See the module docstring."""
+        errors: list[str] = []
+        seen: dict[int, Order] = {}
+        for symbol, ss in self._symbols.items():
+            errors += ss.book.check()
+            errors += ss.triggers.check()
+            mine = [o for side in (BUY, SELL) for o in ss.book.orders(side)]
+            mine += ss.triggers.orders.values()
+            open_qty = 0
+            for o in mine:
+                open_qty += o.qty
+                if o.order_id in seen:
+                    errors.append(f"order {o.order_id} is open twice")
+                seen[o.order_id] = o
+                if o.symbol != symbol:
+                    errors.append(f"order {o.order_id} of {o.symbol} filed under {symbol}")
+                if o.qty <= 0:
+                    errors.append(f"open order {o.order_id} has qty {o.qty}")
+            if open_qty != ss.open_qty:
+                errors.append(
+                    f"{symbol}: quantity not conserved: ledger {ss.open_qty}, book {open_qty}"
+                )
+        if seen.keys() != self._orders.keys() or any(
+            self._orders[k] is not v for k, v in seen.items()
+        ):
+            errors.append("order index disagrees with the books")
+        by_account = {acct: sorted(orders) for acct, orders in self._by_account.items() if orders}
+        expected: dict[int, list[int]] = {}
+        for o in self._orders.values():
+            expected.setdefault(o.account, []).append(o.order_id)
+        if by_account != {a: sorted(ids) for a, ids in expected.items()}:
+            errors.append("account index disagrees with the books")
+        clients = {k: o.order_id for k, o in self._client_ids.items()}
+        expected_clients = {
+            (o.account, o.client_order_id): o.order_id
+            for o in self._orders.values()
+            if o.client_order_id
+        }
+        if clients != expected_clients:
+            errors.append("client order id index disagrees with the books")
+        return errors
+
+    # -- index maintenance ------------------------------------------------------------
+
+    def _index(self, o: Order) -> None:
+        self._orders[o.order_id] = o
+        acct = self._by_account.get(o.account)
+        if acct is None:
+            self._by_account[o.account] = {o.order_id: o}
+        else:
+            acct[o.order_id] = o
+        if o.client_order_id:
+            self._client_ids[(o.account, o.client_order_id)] = o
+
+    def _deindex(self, o: Order) -> None:
+        del self._orders[o.order_id]
+        acct = self._by_account[o.account]
+        del acct[o.order_id]
+        if not acct:
+            del self._by_account[o.account]
+        if o.client_order_id:
+            del self._client_ids[(o.account, o.client_order_id)]
+
+    def _rest(self, ss: SymbolState, o: Order) -> None:
+        """Queue ``o`` at the back of its level and index it."""
+        self._priority += 1
+        o.priority = self._priority
+        ss.book.append(o)
+        self._index(o)
+
+    # -- new orders -------------------------------------------------------------------
+
+    def _reject(self, cmd: Any, request: Request, reason: RejectReason) -> list[Event]:
+        return [
+            _tuple_new(
+                Rejected,
+                (
+                    cmd.seq,
+                    cmd.ts,
+                    cmd.symbol,
+                    request,
+                    getattr(cmd, "order_id", 0),
+                    getattr(cmd, "account", 0),
+                    getattr(cmd, "client_order_id", ""),
+                    reason,
+                ),
+            )
+        ]
+
+    def _validate_new(
+        self,
+        cmd: NewOrder,
+        ss: SymbolState,
+        otype: OrderType,
+        tif: TimeInForce,
+    ) -> RejectReason | None:
+        """The first rule ``cmd`` breaks, or None. Reads state, never writes it."""
+        spec = ss.spec
+        qty, price, stop = cmd.qty, cmd.price, cmd.stop_price
+        if type(cmd.order_id) is not int or cmd.order_id <= 0:
+            return R.INVALID_ORDER_ID
+        if type(qty) is not int or qty <= 0:
+            return R.INVALID_QUANTITY
+        if qty % spec.lot:
+            return R.QTY_OFF_LOT_GRID
+        if spec.max_qty and qty > spec.max_qty:
+            return R.QTY_ABOVE_MAX
+        if type(price) is not int or type(stop) is not int:
+            return R.INVALID_PRICE
+        market = otype in _MARKET_TYPES
+        if market:
+            if price != 0:
+                return R.INVALID_PRICE
+            if tif is GTX:
+                return R.INVALID_TIME_IN_FORCE
+        else:
+            if price <= 0:
+                return R.INVALID_PRICE
+            if price % spec.tick:
+                return R.PRICE_OFF_TICK_GRID
+        conditional = otype in _CONDITIONAL
+        if conditional:
+            if stop <= 0:
+                return R.INVALID_STOP_PRICE
+            if stop % spec.tick:
+                return R.STOP_PRICE_OFF_TICK_GRID
+        elif stop != 0:
+            return R.INVALID_STOP_PRICE
+        if spec.min_notional:
+            basis = price or stop or ss.reference_price()
+            if basis and basis * qty < spec.min_notional:
+                return R.NOTIONAL_BELOW_MIN
+        if spec.band_bps and not market and outside_band(price, ss, spec.band_bps):
+            return R.PRICE_OUTSIDE_BAND
+        if cmd.order_id in self._orders:
+            return R.DUPLICATE_ORDER_ID
+        coid = cmd.client_order_id
+        if type(coid) is not str:
+            return R.INVALID_CLIENT_ORDER_ID
+        if coid and (cmd.account, coid) in self._client_ids:
+            return R.DUPLICATE_CLIENT_ORDER_ID
+        if conditional:
+            watched = ss.mark_price if cmd.working_type == MARK else ss.last_price
+            if watched and would_fire(_SIDE[cmd.side], otype, stop, watched):
+                return R.WOULD_IMMEDIATELY_TRIGGER
+        return None
+
+    def _new_order(self, cmd: NewOrder) -> list[Event]:
+        ss = self._symbols.get(cmd.symbol)
+        if ss is None:
+            return self._reject(cmd, Request.NEW, R.UNKNOWN_SYMBOL)
+        side = _SIDE.get(cmd.side)
+        otype = _TYPE.get(cmd.type)
+        tif = _TIF.get(cmd.tif)
+        stp = _STP.get(cmd.stp)
+        working = _WORKING.get(cmd.working_type)
+        if side is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_SIDE)
+        if otype is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_ORDER_TYPE)
+        if tif is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_TIME_IN_FORCE)
+        if stp is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_STP_MODE)
+        if working is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_WORKING_TYPE)
+        if type(cmd.account) is not int:
+            return self._reject(cmd, Request.NEW, R.INVALID_ACCOUNT)
+        reason = self._validate_new(cmd, ss, otype, tif)
+        if reason is not None:
+            return self._reject(cmd, Request.NEW, reason)
+
+        seq, ts = cmd.seq, cmd.ts
+        o = Order(
+            cmd.order_id,
+            cmd.account,
+            cmd.symbol,
+            side,
+            otype,
+            tif,
+            cmd.price,
+            cmd.qty,
+            cmd.stop_price,
+            working,
+            bool(cmd.reduce_only),
+            cmd.client_order_id,
+            stp,
+        )
+        events: list[Event] = [
+            _tuple_new(
+                Accepted,
+                (
+                    seq,
+                    ts,
+                    cmd.symbol,
+                    cmd.order_id,
+                    cmd.account,
+                    side,
+                    otype,
+                    tif,
+                    cmd.price,
+                    cmd.qty,
+                    cmd.stop_price,
+                    cmd.client_order_id,
+                ),
+            )
+        ]
+        ss.open_qty += cmd.qty
+        if otype in _CONDITIONAL:
+            self._priority += 1
+            o.priority = self._priority
+            ss.triggers.add(o)
+            self._index(o)
+            return events
+        if self._execute(ss, o, events, seq, ts) and ss.triggers.orders:
+            self._fire_triggers(ss, events, seq, ts)
+        return events
+
+    def _execute(self, ss: SymbolState, o: Order, events: list[Event], seq: int, ts: int) -> bool:
+        """Run an unindexed executable order: match, then rest or expire the remainder.
+
+        Returns True if anything traded (the last price may have moved).
+        """
+        book = ss.book
+        market = o.type in _MARKET_TYPES
+        if o.side is BUY:
+            keys = book.ask_keys
+            limit_key = _NO_LIMIT if market else -o.price
+        else:
+            keys = book.bid_keys
+            limit_key = _NO_LIMIT if market else o.price
+        crosses = bool(keys) and keys[-1] >= limit_key
+        tif = o.tif
+        traded = False
+        if crosses:
+            if tif is GTX:
+                self._expire(ss, o, ExpireReason.POST_ONLY_WOULD_TAKE, events, seq, ts)
+                return False
+            if tif is FOK and not self._fillable(book, o, limit_key):
+                self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
+                return False
+            before = o.qty
+            stp_reason = self._match(ss, o, limit_key, events, seq, ts)
+            traded = o.qty != before
+            if stp_reason is not None:
+                if o.qty:
+                    self._expire(ss, o, stp_reason, events, seq, ts)
+                return traded
+        elif tif is FOK:
+            self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
+            return False
+        if o.qty:
+            if market:
+                self._expire(ss, o, ExpireReason.MARKET_REMAINDER, events, seq, ts)
+            elif tif is GTC or tif is GTX:
+                self._rest(ss, o)
+            else:
+                self._expire(ss, o, ExpireReason.IOC_REMAINDER, events, seq, ts)
+        return traded
+
+    def _expire(
+        self,
+        ss: SymbolState,
+        o: Order,
+        reason: ExpireReason,
+        events: list[Event],
+        seq: int,
+        ts: int,
+    ) -> None:
+        """Expire the open quantity of an order that is not resting and not indexed."""
+        events.append(
+            _tuple_new(Expired, (seq, ts, o.symbol, o.order_id, o.account, o.qty, reason))
+        )
+        ss.open_qty -= o.qty
+
+    def _fillable(self, book: OrderBook, o: Order, limit_key: int) -> bool:
+        """Whether a FOK taker can fill completely, honouring its STP mode. O(levels)."""
+        if o.side is BUY:
+            keys, levels = book.ask_keys, book.asks
+        else:
+            keys, levels = book.bid_keys, book.bids
+        need = o.qty
+        stp = o.stp
+        for key in reversed(keys):
+            if key < limit_key:
+                break
+            level = levels[key]
+            if stp is STP_NONE:
+                need -= level.qty
+                if need <= 0:
+                    return True
+                continue
+            for maker in level.orders():
+                if maker.account == o.account:
+                    if stp is StpMode.EXPIRE_MAKER:
+                        continue
+                    return False
+                need -= maker.qty
+                if need <= 0:
+                    return True
+        return False
+
+    def _match(
+        self,
+        ss: SymbolState,
+        taker: Order,
+        limit_key: int,
+        events: list[Event],
+        seq: int,
+        ts: int,
+    ) -> ExpireReason | None:
+        """Trade ``taker`` against the opposite side while it crosses ``limit_key``.
+
+        Reduces ``taker.qty``; returns the STP expire reason if self-trade prevention
+        stopped the taker, else None. The maker at the head of a level is always the
+        next to trade: everything in front of it has been filled or expired.
+        """
+        book = ss.book
+        if taker.side is BUY:
+            keys, levels = book.ask_keys, book.asks
+        else:
+            keys, levels = book.bid_keys, book.bids
+        symbol = ss.spec.symbol
+        remaining = taker.qty
+        tacct = taker.account
+        toid = taker.order_id
+        tside = taker.side
+        stp = taker.stp
+        check_stp = stp is not STP_NONE
+        orders = self._orders
+        by_account = self._by_account
+        client_ids = self._client_ids
+        append = events.append
+        tid = self._trade_id
+        traded = 0
+        price = 0
+        stp_reason: ExpireReason | None = None
+        while keys:
+            key = keys[-1]
+            if key < limit_key:
+                break
+            level = levels[key]
+            price = level.price
+            o = level.head
+            while o is not None:
+                nxt = o.next
+                if check_stp and o.account == tacct:
+                    if stp is StpMode.EXPIRE_TAKER:
+                        stp_reason = ExpireReason.STP_EXPIRE_TAKER
+                        break
+                    reason = _STP_EXPIRE[stp]
+                    # expire the maker: unlink the head, keep the level for now
+                    level.head = nxt
+                    if nxt is None:
+                        level.tail = None
+                    else:
+                        nxt.prev = None
+                    level.count -= 1
+                    level.qty -= o.qty
+                    o.level = o.next = None
+                    self._deindex(o)
+                    append(
+                        _tuple_new(Expired, (seq, ts, symbol, o.order_id, o.account, o.qty, reason))
+                    )
+                    ss.open_qty -= o.qty
+                    if stp is StpMode.EXPIRE_BOTH:
+                        stp_reason = reason
+                        break
+                    o = nxt
+                    continue
+                q = o.qty
+                if q <= remaining:
+                    fill = q
+                    remaining -= q
+                    o.qty = 0
+                    o.filled += q
+                    level.head = nxt
+                    if nxt is None:
+                        level.tail = None
+                    else:
+                        nxt.prev = None
+                    level.count -= 1
+                    level.qty -= q
+                    o.level = o.next = None
+                    oid = o.order_id
+                    del orders[oid]
+                    acct_orders = by_account[o.account]
+                    del acct_orders[oid]
+                    if not acct_orders:
+                        del by_account[o.account]
+                    if o.client_order_id:
+                        del client_ids[(o.account, o.client_order_id)]
+                else:
+                    fill = remaining
+                    o.qty = q - remaining
+                    o.filled += remaining
+                    level.qty -= remaining
+                    remaining = 0
+                tid += 1
+                traded += fill
+                append(
+                    _tuple_new(
+                        Trade,
+                        (
+                            seq,
+                            ts,
+                            symbol,
+                            tid,
+                            price,
+                            fill,
+                            tside,
+                            o.order_id,
+                            toid,
+                            o.account,
+                            tacct,
+                            o.qty,
+                            remaining,
+                        ),
+                    )
+                )
+                if not remaining:
+                    break
+                o = nxt
+            if level.count == 0:
+                del levels[key]
+                keys.pop()
+            if not remaining or stp_reason is not None:
+                break
+        self._trade_id = tid
+        if traded:
+            taker.qty = remaining
+            taker.filled += traded
+            ss.open_qty -= 2 * traded
+            ss.last_price = price
+        return stp_reason
+
+    def _fire_triggers(self, ss: SymbolState, events: list[Event], seq: int, ts: int) -> None:
+        """Release every conditional order the current prices fire, cascading."""
+        triggers = ss.triggers
+        while triggers.orders:
+            o = None
+            if ss.last_price:
+                o = triggers.pop_fired(CONTRACT, ss.last_price)
+            if o is None and ss.mark_price:
+                o = triggers.pop_fired(MARK, ss.mark_price)
+            if o is None:
+                return
+            self._deindex(o)
+            fired_by = ss.mark_price if o.working_type is MARK else ss.last_price
+            events.append(
+                _tuple_new(Triggered, (seq, ts, o.symbol, o.order_id, o.account, fired_by))
+            )
+            self._execute(ss, o, events, seq, ts)
+
+    # -- cancel, amend, mark price ------------------------------------------------------
+
+    def _find(
+        self, cmd: Cancel | Amend, ss: SymbolState, order_id: int, request: Request
+    ) -> Order | list[Event]:
+        """The caller's open order ``order_id`` in ``ss``, or the rejection to return."""
+        o = self._orders.get(order_id) if type(order_id) is int else None
+        if o is None or o.symbol != ss.spec.symbol:
+            return self._reject(cmd, request, R.UNKNOWN_ORDER)
+        if o.account != cmd.account:
+            return self._reject(cmd, request, R.FOREIGN_ORDER)
+        return o
+
+    def _remove_open(self, ss: SymbolState, o: Order) -> None:
+        """Take an open order out of the book or trigger book and out of every index."""
+        if o.level is not None:
+            ss.book.unlink(o)
+        else:
+            ss.triggers.remove(o)
+        self._deindex(o)
+        ss.open_qty -= o.qty
+
+    def _cancel(self, cmd: Cancel) -> list[Event]:
+        ss = self._symbols.get(cmd.symbol)
+        if ss is None:
+            return self._reject(cmd, Request.CANCEL, R.UNKNOWN_SYMBOL)
+        if cmd.order_id:
+            found = self._find(cmd, ss, cmd.order_id, Request.CANCEL)
+        elif cmd.client_order_id and type(cmd.client_order_id) is str:
+            by_client = self._client_ids.get((cmd.account, cmd.client_order_id))
+            if by_client is None or by_client.symbol != cmd.symbol:
+                return self._reject(cmd, Request.CANCEL, R.UNKNOWN_ORDER)
+            found = by_client
+        else:
+            return self._reject(cmd, Request.CANCEL, R.INVALID_ORDER_ID)
+        if isinstance(found, list):
+            return found
+        o = found
+        self._remove_open(ss, o)
+        return [
+            _tuple_new(
+                Cancelled,
+                (cmd.seq, cmd.ts, o.symbol, o.order_id, o.account, o.qty, CancelReason.USER),
+            )
+        ]
+
+    def _cancel_all(self, cmd: CancelAll) -> list[Event]:
+        ss = self._symbols.get(cmd.symbol)
+        if ss is None:
+            return self._reject(cmd, Request.CANCEL_ALL, R.UNKNOWN_SYMBOL)
+        mine = self._by_account.get(cmd.account, {})
+        targets = sorted(oid for oid, o in mine.items() if o.symbol == cmd.symbol)
+        events: list[Event] = []
+        for oid in targets:
+            o = self._orders[oid]
+            self._remove_open(ss, o)
+            events.append(
+                _tuple_new(
+                    Cancelled,
+                    (cmd.seq, cmd.ts, o.symbol, oid, o.account, o.qty, CancelReason.CANCEL_ALL),
+                )
+            )
+        return events
+
+    def _amend(self, cmd: Amend) -> list[Event]:
+        ss = self._symbols.get(cmd.symbol)
+        if ss is None:
+            return self._reject(cmd, Request.AMEND, R.UNKNOWN_SYMBOL)
+        found = self._find(cmd, ss, cmd.order_id, Request.AMEND)
+        if isinstance(found, list):
+            return found
+        o = found
+        if o.level is None:
+            return self._reject(cmd, Request.AMEND, R.ORDER_NOT_AMENDABLE)
+        spec = ss.spec
+        price, qty = cmd.price, cmd.qty
+        reason: RejectReason | None = None
+        if type(qty) is not int or qty <= 0:
+            reason = R.INVALID_QUANTITY
+        elif qty % spec.lot:
+            reason = R.QTY_OFF_LOT_GRID
+        elif spec.max_qty and qty > spec.max_qty:
+            reason = R.QTY_ABOVE_MAX
+        elif type(price) is not int or price <= 0:
+            reason = R.INVALID_PRICE
+        elif price % spec.tick:
+            reason = R.PRICE_OFF_TICK_GRID
+        elif price * qty < spec.min_notional:
+            reason = R.NOTIONAL_BELOW_MIN
+        elif price == o.price and qty == o.qty:
+            reason = R.AMEND_NO_CHANGE
+        elif price != o.price and spec.band_bps and outside_band(price, ss, spec.band_bps):
+            reason = R.PRICE_OUTSIDE_BAND
+        if reason is None and price != o.price and o.tif is GTX:
+            opposite = ss.book.best_ask() if o.side is BUY else ss.book.best_bid()
+            if opposite is not None and (
+                price >= opposite.price if o.side is BUY else price <= opposite.price
+            ):
+                reason = R.POST_ONLY_WOULD_TAKE
+        if reason is not None:
+            return self._reject(cmd, Request.AMEND, reason)
+
+        seq, ts = cmd.seq, cmd.ts
+        keep = price == o.price and qty < o.qty
+        events: list[Event] = [
+            _tuple_new(Amended, (seq, ts, o.symbol, o.order_id, o.account, price, qty, keep))
+        ]
+        ss.open_qty += qty - o.qty
+        if keep:
+            level = o.level
+            assert level is not None
+            level.qty -= o.qty - qty
+            o.qty = qty
+            return events
+        ss.book.unlink(o)
+        self._deindex(o)
+        o.price = price
+        o.qty = qty
+        if self._execute(ss, o, events, seq, ts) and ss.triggers.orders:
+            self._fire_triggers(ss, events, seq, ts)
+        return events
+
+    def _set_mark_price(self, cmd: SetMarkPrice) -> list[Event]:
+        ss = self._symbols.get(cmd.symbol)
+        if ss is None:
+            return self._reject(cmd, Request.MARK_PRICE, R.UNKNOWN_SYMBOL)
+        if type(cmd.price) is not int or cmd.price <= 0:
+            return self._reject(cmd, Request.MARK_PRICE, R.INVALID_PRICE)
+        ss.mark_price = cmd.price
+        events: list[Event] = []
+        if ss.triggers.orders:
+            self._fire_triggers(ss, events, cmd.seq, cmd.ts)
+        return events

@@ -1,0 +1,182 @@
+"""Export, restore and hash Titan's state.
+
+The export is plain data (dicts, lists, ints, strs, bools) in a canonical order: symbols
+in configuration order, each book's bids then asks best level first and queue order
+within a level, then pending conditional orders in firing order. Dict keys are written
+in a fixed order, so ``msgpack`` (which keeps insertion order) yields the same bytes in
+every process and under every PYTHONHASHSEED. The state hash is SHA-256 of those bytes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from titan.book import Order
+from titan.enums import OrderType, Side, StpMode, TimeInForce, WorkingType
+from titan.symbols import SpecError, SymbolSpec
+
+if TYPE_CHECKING:
+    from titan.engine import Engine
+
+FORMAT = "titan-state/1"
+
+ORDER_FIELDS = (
+    "order_id",
+    "account",
+    "side",
+    "type",
+    "tif",
+    "price",
+    "qty",
+    "filled",
+    "stop_price",
+    "working_type",
+    "reduce_only",
+    "client_order_id",
+    "stp",
+    "priority",
+)
+
+
+def _order_row(o: Order) -> list[Any]:
+    return [
+        o.order_id,
+        o.account,
+        o.side.value,
+        o.type.value,
+        o.tif.value,
+        o.price,
+        o.qty,
+        o.filled,
+        o.stop_price,
+        o.working_type.value,
+        o.reduce_only,
+        o.client_order_id,
+        o.stp.value,
+        o.priority,
+    ]
+
+
+def export_state(engine: Engine) -> dict[str, Any]:
+    """Canonical plain-data state of ``engine``."""
+    symbols = []
+    for ss in engine._symbols.values():
+        book = ss.book
+        symbols.append(
+            {
+                "spec": ss.spec.to_dict(),
+                "last_price": ss.last_price,
+                "mark_price": ss.mark_price,
+                "open_qty": ss.open_qty,
+                "bids": [_order_row(o) for o in book.orders(Side.BUY)],
+                "asks": [_order_row(o) for o in book.orders(Side.SELL)],
+                "pending": [_order_row(o) for o in ss.triggers.pending()],
+            }
+        )
+    return {
+        "format": FORMAT,
+        "trade_id": engine._trade_id,
+        "priority": engine._priority,
+        "order_fields": list(ORDER_FIELDS),
+        "symbols": symbols,
+    }
+
+
+def encode_state(state: dict[str, Any]) -> bytes:
+    """Canonical bytes of an exported state (msgpack, insertion-ordered maps)."""
+    data: bytes = msgpack.packb(state, use_bin_type=True)
+    return data
+
+
+def decode_state(data: bytes) -> dict[str, Any]:
+    """Inverse of :func:`encode_state`; ValueError on bytes that are not a state map."""
+    try:
+        state = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise ValueError(f"state blob is not valid msgpack: {exc}") from None
+    if not isinstance(state, dict):
+        raise ValueError("state blob is not a map")
+    return state
+
+
+def _order_from_row(row: Any, symbol: str) -> Order:
+    if not isinstance(row, list | tuple) or len(row) != len(ORDER_FIELDS):
+        raise ValueError(f"{symbol}: order row must have {len(ORDER_FIELDS)} fields: {row!r}")
+    f = dict(zip(ORDER_FIELDS, row, strict=True))
+    try:
+        o = Order(
+            f["order_id"],
+            f["account"],
+            symbol,
+            Side(f["side"]),
+            OrderType(f["type"]),
+            TimeInForce(f["tif"]),
+            f["price"],
+            f["qty"],
+            f["stop_price"],
+            WorkingType(f["working_type"]),
+            bool(f["reduce_only"]),
+            f["client_order_id"],
+            StpMode(f["stp"]),
+        )
+    except ValueError as exc:
+        raise ValueError(f"{symbol}: order {f['order_id']!r}: {exc}") from None
+    for name in ("order_id", "account", "price", "qty", "filled", "stop_price", "priority"):
+        if type(f[name]) is not int:
+            raise ValueError(f"{symbol}: order {f['order_id']!r}: {name} is not an integer")
+    if type(f["client_order_id"]) is not str:
+        raise ValueError(f"{symbol}: order {f['order_id']!r}: client_order_id is not a string")
+    o.filled = f["filled"]
+    o.priority = f["priority"]
+    return o
+
+
+def restore_state(state: dict[str, Any]) -> Engine:
+    """Rebuild an engine from :func:`export_state` output.
+
+    Raises ValueError naming the first problem if the state is malformed or breaks an
+    invariant (so a corrupted snapshot is never silently loaded).
+    """
+    from titan.engine import Engine
+
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} state")
+    if list(state.get("order_fields", [])) != list(ORDER_FIELDS):
+        raise ValueError("state has an unknown order field layout")
+    try:
+        specs = [SymbolSpec(**s["spec"]) for s in state["symbols"]]
+    except (KeyError, TypeError, SpecError) as exc:
+        raise ValueError(f"state has a bad symbol spec: {exc}") from None
+    engine = Engine(specs)
+    for raw, ss in zip(state["symbols"], engine._symbols.values(), strict=True):
+        symbol = ss.spec.symbol
+        for name in ("last_price", "mark_price", "open_qty"):
+            if type(raw.get(name)) is not int:
+                raise ValueError(f"{symbol}: {name} is not an integer")
+        ss.last_price = raw["last_price"]
+        ss.mark_price = raw["mark_price"]
+        ss.open_qty = raw["open_qty"]
+        for side_key in ("bids", "asks"):
+            for row in raw[side_key]:
+                o = _order_from_row(row, symbol)
+                if o.order_id in engine._orders:
+                    raise ValueError(f"{symbol}: order {o.order_id} appears twice")
+                ss.book.append(o)
+                engine._index(o)
+        for row in raw["pending"]:
+            o = _order_from_row(row, symbol)
+            if o.order_id in engine._orders:
+                raise ValueError(f"{symbol}: order {o.order_id} appears twice")
+            ss.triggers.add(o)
+            engine._index(o)
+    for name in ("trade_id", "priority"):
+        if type(state.get(name)) is not int:
+            raise ValueError(f"state {name} is not an integer")
+    engine._trade_id = state["trade_id"]
+    engine._priority = state["priority"]
+    errors = engine.check_invariants()
+    if errors:
+        raise ValueError(f"state breaks an invariant: {errors[0]}")
+    return engine
