@@ -22,7 +22,8 @@ from exchange.errors import UserError
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        raise SystemExit(f"{self.prog}: error: {message}")
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _positive_int(text: str) -> int:
@@ -99,12 +100,12 @@ def _cmd_titan(args: argparse.Namespace) -> int:
         for row in reversed(depth.asks):
             out.write(
                 f"#   ask {spec.price_decimal(row.price)} "
-                f"{spec.qty_decimal(row.qty)} {row.count}\n"
+                f"{spec.qty_decimal(row.qty)} {row.orders}\n"
             )
         for row in depth.bids:
             out.write(
                 f"#   bid {spec.price_decimal(row.price)} "
-                f"{spec.qty_decimal(row.qty)} {row.count}\n"
+                f"{spec.qty_decimal(row.qty)} {row.orders}\n"
             )
     return 0
 

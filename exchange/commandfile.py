@@ -106,9 +106,18 @@ def _units(obj: dict[str, Any], name: str, spec: SymbolSpec, price: bool) -> int
         raise LineError(f"field '{name}': expected a decimal string, got {value!r}")
     try:
         dec = Decimal(str(value))
+    except ArithmeticError:
+        raise LineError(f"field '{name}': {value!r} is not a decimal number") from None
+    if not dec.is_finite():
+        raise LineError(f"field '{name}': {value!r} is not a finite number")
+    try:
         return spec.price_units(dec, name) if price else spec.qty_units(dec, name)
-    except (SpecError, ArithmeticError) as exc:
-        raise LineError(f"field {exc}") from None
+    except SpecError:
+        places = spec.price_decimals if price else spec.qty_decimals
+        raise LineError(
+            f"field '{name}': {value} has more decimal places than {spec.symbol} allows "
+            f"({places})"
+        ) from None
 
 
 def parse_command(obj: Any, seq: int, specs: dict[str, SymbolSpec]) -> Command:

@@ -54,8 +54,10 @@ from titan.events import (
     Trade,
     Triggered,
 )
+from titan.invariants import check_engine
 from titan.symbols import SymbolSpec
-from titan.triggers import TriggerBook, would_fire
+from titan.triggers import TriggerBook
+from titan.validation import CONDITIONAL_TYPES, MARKET_TYPES, validate_amend, validate_new
 
 _tuple_new = tuple.__new__
 
@@ -72,10 +74,8 @@ LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
 GTC, IOC, FOK, GTX = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTX
 STP_NONE = StpMode.NONE
 CONTRACT, MARK = WorkingType.CONTRACT_PRICE, WorkingType.MARK_PRICE
-_MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET})
-_CONDITIONAL = frozenset(
-    {OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET}
-)
+_MARKET_TYPES = MARKET_TYPES
+_CONDITIONAL = CONDITIONAL_TYPES
 _STP_EXPIRE = {
     StpMode.EXPIRE_TAKER: ExpireReason.STP_EXPIRE_TAKER,
     StpMode.EXPIRE_MAKER: ExpireReason.STP_EXPIRE_MAKER,
@@ -104,15 +104,6 @@ class SymbolState:
         return self.mark_price or self.last_price
 
 
-def outside_band(price: int, ss: SymbolState, band_bps: int) -> bool:
-    """Whether ``price`` lies outside +/- ``band_bps`` of the reference price (if any)."""
-    ref = ss.reference_price()
-    if not ref:
-        return False
-    scaled = price * 10_000
-    return scaled > ref * (10_000 + band_bps) or scaled < ref * (10_000 - band_bps)
-
-
 class Engine:
     """The matching engine. Deterministic: equal command streams give equal events."""
 
@@ -139,9 +130,10 @@ class Engine:
 
     def apply(self, command: Command) -> list[Event]:
         """Execute one command and return the events it produced, in order."""
-        handler = self._handlers.get(type(command))
-        if handler is None:
-            raise TypeError(f"not a Titan command: {type(command).__name__}")
+        try:
+            handler = self._handlers[type(command)]
+        except KeyError:
+            raise TypeError(f"not a Titan command: {type(command).__name__}") from None
         return handler(command)
 
     @property
@@ -223,49 +215,13 @@ class Engine:
         return hashlib.sha256(encode_state(self.export_state())).hexdigest()
 
     def check_invariants(self) -> list[str]:
-        """Every violated invariant, empty when sound. See the module docstring."""
-        errors: list[str] = []
-        seen: dict[int, Order] = {}
-        for symbol, ss in self._symbols.items():
-            errors += ss.book.check()
-            errors += ss.triggers.check()
-            mine = [o for side in (BUY, SELL) for o in ss.book.orders(side)]
-            mine += ss.triggers.orders.values()
-            open_qty = 0
-            for o in mine:
-                open_qty += o.qty
-                if o.order_id in seen:
-                    errors.append(f"order {o.order_id} is open twice")
-                seen[o.order_id] = o
-                if o.symbol != symbol:
-                    errors.append(f"order {o.order_id} of {o.symbol} filed under {symbol}")
-                if o.qty <= 0:
-                    errors.append(f"open order {o.order_id} has qty {o.qty}")
-            if open_qty != ss.open_qty:
-                errors.append(
-                    f"{symbol}: quantity not conserved: ledger {ss.open_qty}, book {open_qty}"
-                )
-        if seen.keys() != self._orders.keys() or any(
-            self._orders[k] is not v for k, v in seen.items()
-        ):
-            errors.append("order index disagrees with the books")
-        by_account = {acct: sorted(orders) for acct, orders in self._by_account.items() if orders}
-        expected: dict[int, list[int]] = {}
-        for o in self._orders.values():
-            expected.setdefault(o.account, []).append(o.order_id)
-        if by_account != {a: sorted(ids) for a, ids in expected.items()}:
-            errors.append("account index disagrees with the books")
-        clients = {k: o.order_id for k, o in self._client_ids.items()}
-        expected_clients = {
-            (o.account, o.client_order_id): o.order_id
-            for o in self._orders.values()
-            if o.client_order_id
-        }
-        if clients != expected_clients:
-            errors.append("client order id index disagrees with the books")
-        return errors
+        """Every violated invariant, empty when sound (see :mod:`titan.invariants`)."""
+        return check_engine(self)
 
     # -- index maintenance ------------------------------------------------------------
+
+    # An account's dict stays (empty) once created: accounts are few and long-lived, and
+    # re-creating the dict for every order of a one-order account costs more than it saves.
 
     def _index(self, o: Order) -> None:
         self._orders[o.order_id] = o
@@ -279,19 +235,9 @@ class Engine:
 
     def _deindex(self, o: Order) -> None:
         del self._orders[o.order_id]
-        acct = self._by_account[o.account]
-        del acct[o.order_id]
-        if not acct:
-            del self._by_account[o.account]
+        del self._by_account[o.account][o.order_id]
         if o.client_order_id:
             del self._client_ids[(o.account, o.client_order_id)]
-
-    def _rest(self, ss: SymbolState, o: Order) -> None:
-        """Queue ``o`` at the back of its level and index it."""
-        self._priority += 1
-        o.priority = self._priority
-        ss.book.append(o)
-        self._index(o)
 
     # -- new orders -------------------------------------------------------------------
 
@@ -312,125 +258,49 @@ class Engine:
             )
         ]
 
-    def _validate_new(
-        self,
-        cmd: NewOrder,
-        ss: SymbolState,
-        otype: OrderType,
-        tif: TimeInForce,
-    ) -> RejectReason | None:
-        """The first rule ``cmd`` breaks, or None. Reads state, never writes it."""
-        spec = ss.spec
-        qty, price, stop = cmd.qty, cmd.price, cmd.stop_price
-        if type(cmd.order_id) is not int or cmd.order_id <= 0:
-            return R.INVALID_ORDER_ID
-        if type(qty) is not int or qty <= 0:
-            return R.INVALID_QUANTITY
-        if qty % spec.lot:
-            return R.QTY_OFF_LOT_GRID
-        if spec.max_qty and qty > spec.max_qty:
-            return R.QTY_ABOVE_MAX
-        if type(price) is not int or type(stop) is not int:
-            return R.INVALID_PRICE
-        market = otype in _MARKET_TYPES
-        if market:
-            if price != 0:
-                return R.INVALID_PRICE
-            if tif is GTX:
-                return R.INVALID_TIME_IN_FORCE
-        else:
-            if price <= 0:
-                return R.INVALID_PRICE
-            if price % spec.tick:
-                return R.PRICE_OFF_TICK_GRID
-        conditional = otype in _CONDITIONAL
-        if conditional:
-            if stop <= 0:
-                return R.INVALID_STOP_PRICE
-            if stop % spec.tick:
-                return R.STOP_PRICE_OFF_TICK_GRID
-        elif stop != 0:
-            return R.INVALID_STOP_PRICE
-        if spec.min_notional:
-            basis = price or stop or ss.reference_price()
-            if basis and basis * qty < spec.min_notional:
-                return R.NOTIONAL_BELOW_MIN
-        if spec.band_bps and not market and outside_band(price, ss, spec.band_bps):
-            return R.PRICE_OUTSIDE_BAND
-        if cmd.order_id in self._orders:
-            return R.DUPLICATE_ORDER_ID
-        coid = cmd.client_order_id
-        if type(coid) is not str:
-            return R.INVALID_CLIENT_ORDER_ID
-        if coid and (cmd.account, coid) in self._client_ids:
-            return R.DUPLICATE_CLIENT_ORDER_ID
-        if conditional:
-            watched = ss.mark_price if cmd.working_type == MARK else ss.last_price
-            if watched and would_fire(_SIDE[cmd.side], otype, stop, watched):
-                return R.WOULD_IMMEDIATELY_TRIGGER
-        return None
-
     def _new_order(self, cmd: NewOrder) -> list[Event]:
-        ss = self._symbols.get(cmd.symbol)
+        (seq, ts, symbol, account, oid, side, qty, price, otype, tif, stop, working,
+         reduce_only, coid, stp) = cmd  # fmt: skip
+        ss = self._symbols.get(symbol)
         if ss is None:
             return self._reject(cmd, Request.NEW, R.UNKNOWN_SYMBOL)
-        side = _SIDE.get(cmd.side)
-        otype = _TYPE.get(cmd.type)
-        tif = _TIF.get(cmd.tif)
-        stp = _STP.get(cmd.stp)
-        working = _WORKING.get(cmd.working_type)
-        if side is None:
-            return self._reject(cmd, Request.NEW, R.INVALID_SIDE)
-        if otype is None:
-            return self._reject(cmd, Request.NEW, R.INVALID_ORDER_TYPE)
-        if tif is None:
-            return self._reject(cmd, Request.NEW, R.INVALID_TIME_IN_FORCE)
-        if stp is None:
-            return self._reject(cmd, Request.NEW, R.INVALID_STP_MODE)
-        if working is None:
-            return self._reject(cmd, Request.NEW, R.INVALID_WORKING_TYPE)
-        if type(cmd.account) is not int:
+        # Normalise enum fields to their members; the identity tests are the fast path
+        # for commands built with members, the tables catch plain strings and garbage.
+        if side is not BUY and side is not SELL:
+            side = _SIDE.get(side)
+            if side is None:
+                return self._reject(cmd, Request.NEW, R.INVALID_SIDE)
+        if otype is not LIMIT:
+            otype = _TYPE.get(otype)
+            if otype is None:
+                return self._reject(cmd, Request.NEW, R.INVALID_ORDER_TYPE)
+        if tif is not GTC:
+            tif = _TIF.get(tif)
+            if tif is None:
+                return self._reject(cmd, Request.NEW, R.INVALID_TIME_IN_FORCE)
+        if stp is not STP_NONE:
+            stp = _STP.get(stp)
+            if stp is None:
+                return self._reject(cmd, Request.NEW, R.INVALID_STP_MODE)
+        if working is not CONTRACT:
+            working = _WORKING.get(working)
+            if working is None:
+                return self._reject(cmd, Request.NEW, R.INVALID_WORKING_TYPE)
+        if type(account) is not int:
             return self._reject(cmd, Request.NEW, R.INVALID_ACCOUNT)
-        reason = self._validate_new(cmd, ss, otype, tif)
+        reason = validate_new(cmd, ss, side, otype, tif, self._orders, self._client_ids)
         if reason is not None:
             return self._reject(cmd, Request.NEW, reason)
 
-        seq, ts = cmd.seq, cmd.ts
-        o = Order(
-            cmd.order_id,
-            cmd.account,
-            cmd.symbol,
-            side,
-            otype,
-            tif,
-            cmd.price,
-            cmd.qty,
-            cmd.stop_price,
-            working,
-            bool(cmd.reduce_only),
-            cmd.client_order_id,
-            stp,
-        )
+        o = Order(oid, account, symbol, side, otype, tif, price, qty, stop, working,
+                  bool(reduce_only), coid, stp)  # fmt: skip
         events: list[Event] = [
             _tuple_new(
                 Accepted,
-                (
-                    seq,
-                    ts,
-                    cmd.symbol,
-                    cmd.order_id,
-                    cmd.account,
-                    side,
-                    otype,
-                    tif,
-                    cmd.price,
-                    cmd.qty,
-                    cmd.stop_price,
-                    cmd.client_order_id,
-                ),
+                (seq, ts, symbol, oid, account, side, otype, tif, price, qty, stop, coid),
             )
         ]
-        ss.open_qty += cmd.qty
+        ss.open_qty += qty
         if otype in _CONDITIONAL:
             self._priority += 1
             o.priority = self._priority
@@ -447,41 +317,59 @@ class Engine:
         Returns True if anything traded (the last price may have moved).
         """
         book = ss.book
-        market = o.type in _MARKET_TYPES
-        if o.side is BUY:
-            keys = book.ask_keys
-            limit_key = _NO_LIMIT if market else -o.price
-        else:
-            keys = book.bid_keys
-            limit_key = _NO_LIMIT if market else o.price
-        crosses = bool(keys) and keys[-1] >= limit_key
         tif = o.tif
-        traded = False
-        if crosses:
-            if tif is GTX:
-                self._expire(ss, o, ExpireReason.POST_ONLY_WOULD_TAKE, events, seq, ts)
+        if o.type is LIMIT or o.type not in _MARKET_TYPES:
+            market = False
+            if o.side is BUY:
+                keys = book.ask_keys
+                limit_key = -o.price
+            else:
+                keys = book.bid_keys
+                limit_key = o.price
+            if not keys or keys[-1] < limit_key:
+                # Nothing to take: the common case for a passive limit order.
+                if tif is GTC or tif is GTX:
+                    self._priority += 1
+                    o.priority = self._priority
+                    book.append(o)
+                    self._index(o)
+                elif tif is FOK:
+                    self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
+                else:
+                    self._expire(ss, o, ExpireReason.IOC_REMAINDER, events, seq, ts)
                 return False
-            if tif is FOK and not self._fillable(book, o, limit_key):
-                self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
+        else:
+            market = True
+            limit_key = _NO_LIMIT
+            keys = book.ask_keys if o.side is BUY else book.bid_keys
+            if not keys:
+                reason = (
+                    ExpireReason.FOK_NOT_FILLABLE if tif is FOK else ExpireReason.MARKET_REMAINDER
+                )
+                self._expire(ss, o, reason, events, seq, ts)
                 return False
-            before = o.qty
-            stp_reason = self._match(ss, o, limit_key, events, seq, ts)
-            traded = o.qty != before
-            if stp_reason is not None:
-                if o.qty:
-                    self._expire(ss, o, stp_reason, events, seq, ts)
-                return traded
-        elif tif is FOK:
+        # The order crosses.
+        if tif is GTX:
+            self._expire(ss, o, ExpireReason.POST_ONLY_WOULD_TAKE, events, seq, ts)
+            return False
+        if tif is FOK and not self._fillable(book, o, limit_key):
             self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
             return False
+        before = o.qty
+        stp_reason = self._match(ss, o, limit_key, events, seq, ts)
         if o.qty:
-            if market:
+            if stp_reason is not None:
+                self._expire(ss, o, stp_reason, events, seq, ts)
+            elif market:
                 self._expire(ss, o, ExpireReason.MARKET_REMAINDER, events, seq, ts)
-            elif tif is GTC or tif is GTX:
-                self._rest(ss, o)
+            elif tif is GTC:
+                self._priority += 1
+                o.priority = self._priority
+                book.append(o)
+                self._index(o)
             else:
                 self._expire(ss, o, ExpireReason.IOC_REMAINDER, events, seq, ts)
-        return traded
+        return o.qty != before
 
     def _expire(
         self,
@@ -700,27 +588,28 @@ class Engine:
         ss.open_qty -= o.qty
 
     def _cancel(self, cmd: Cancel) -> list[Event]:
-        ss = self._symbols.get(cmd.symbol)
+        seq, ts, symbol, account, oid, coid = cmd
+        ss = self._symbols.get(symbol)
         if ss is None:
             return self._reject(cmd, Request.CANCEL, R.UNKNOWN_SYMBOL)
-        if cmd.order_id:
-            found = self._find(cmd, ss, cmd.order_id, Request.CANCEL)
-        elif cmd.client_order_id and type(cmd.client_order_id) is str:
-            by_client = self._client_ids.get((cmd.account, cmd.client_order_id))
-            if by_client is None or by_client.symbol != cmd.symbol:
-                return self._reject(cmd, Request.CANCEL, R.UNKNOWN_ORDER)
-            found = by_client
+        if oid:
+            o = self._orders.get(oid) if type(oid) is int else None
+        elif coid and type(coid) is str:
+            o = self._client_ids.get((account, coid))
         else:
             return self._reject(cmd, Request.CANCEL, R.INVALID_ORDER_ID)
-        if isinstance(found, list):
-            return found
-        o = found
-        self._remove_open(ss, o)
+        if o is None or o.symbol != symbol:
+            return self._reject(cmd, Request.CANCEL, R.UNKNOWN_ORDER)
+        if o.account != account:
+            return self._reject(cmd, Request.CANCEL, R.FOREIGN_ORDER)
+        if o.level is not None:
+            ss.book.unlink(o)
+        else:
+            ss.triggers.remove(o)
+        self._deindex(o)
+        ss.open_qty -= o.qty
         return [
-            _tuple_new(
-                Cancelled,
-                (cmd.seq, cmd.ts, o.symbol, o.order_id, o.account, o.qty, CancelReason.USER),
-            )
+            _tuple_new(Cancelled, (seq, ts, symbol, o.order_id, account, o.qty, CancelReason.USER))
         ]
 
     def _cancel_all(self, cmd: CancelAll) -> list[Event]:
@@ -751,31 +640,8 @@ class Engine:
         o = found
         if o.level is None:
             return self._reject(cmd, Request.AMEND, R.ORDER_NOT_AMENDABLE)
-        spec = ss.spec
         price, qty = cmd.price, cmd.qty
-        reason: RejectReason | None = None
-        if type(qty) is not int or qty <= 0:
-            reason = R.INVALID_QUANTITY
-        elif qty % spec.lot:
-            reason = R.QTY_OFF_LOT_GRID
-        elif spec.max_qty and qty > spec.max_qty:
-            reason = R.QTY_ABOVE_MAX
-        elif type(price) is not int or price <= 0:
-            reason = R.INVALID_PRICE
-        elif price % spec.tick:
-            reason = R.PRICE_OFF_TICK_GRID
-        elif price * qty < spec.min_notional:
-            reason = R.NOTIONAL_BELOW_MIN
-        elif price == o.price and qty == o.qty:
-            reason = R.AMEND_NO_CHANGE
-        elif price != o.price and spec.band_bps and outside_band(price, ss, spec.band_bps):
-            reason = R.PRICE_OUTSIDE_BAND
-        if reason is None and price != o.price and o.tif is GTX:
-            opposite = ss.book.best_ask() if o.side is BUY else ss.book.best_bid()
-            if opposite is not None and (
-                price >= opposite.price if o.side is BUY else price <= opposite.price
-            ):
-                reason = R.POST_ONLY_WOULD_TAKE
+        reason = validate_amend(cmd, ss, o)
         if reason is not None:
             return self._reject(cmd, Request.AMEND, reason)
 
