@@ -266,28 +266,24 @@ class Engine:
             return self._reject(cmd, Request.NEW, R.UNKNOWN_SYMBOL)
         # Normalise enum fields to their members; the identity tests are the fast path
         # for commands built with members, the tables catch plain strings and garbage.
-        if side is not BUY and side is not SELL:
-            side = _SIDE.get(side)
-            if side is None:
-                return self._reject(cmd, Request.NEW, R.INVALID_SIDE)
-        if otype is not LIMIT:
-            otype = _TYPE.get(otype)
-            if otype is None:
-                return self._reject(cmd, Request.NEW, R.INVALID_ORDER_TYPE)
-        if tif is not GTC:
-            tif = _TIF.get(tif)
-            if tif is None:
-                return self._reject(cmd, Request.NEW, R.INVALID_TIME_IN_FORCE)
-        if stp is not STP_NONE:
-            stp = _STP.get(stp)
-            if stp is None:
-                return self._reject(cmd, Request.NEW, R.INVALID_STP_MODE)
-        if working is not CONTRACT:
-            working = _WORKING.get(working)
-            if working is None:
-                return self._reject(cmd, Request.NEW, R.INVALID_WORKING_TYPE)
+        side_ = side if side is BUY or side is SELL else _SIDE.get(side)
+        if side_ is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_SIDE)
+        type_ = otype if otype is LIMIT else _TYPE.get(otype)
+        if type_ is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_ORDER_TYPE)
+        tif_ = tif if tif is GTC else _TIF.get(tif)
+        if tif_ is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_TIME_IN_FORCE)
+        stp_ = stp if stp is STP_NONE else _STP.get(stp)
+        if stp_ is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_STP_MODE)
+        working_ = working if working is CONTRACT else _WORKING.get(working)
+        if working_ is None:
+            return self._reject(cmd, Request.NEW, R.INVALID_WORKING_TYPE)
         if type(account) is not int:
             return self._reject(cmd, Request.NEW, R.INVALID_ACCOUNT)
+        side, otype, tif, stp, working = side_, type_, tif_, stp_, working_
         reason = validate_new(cmd, ss, side, otype, tif, self._orders, self._client_ids)
         if reason is not None:
             return self._reject(cmd, Request.NEW, reason)
