@@ -442,7 +442,7 @@ class Engine:
         append = events.append
         tid = self._trade_id
         traded = 0
-        price = 0
+        last = 0  # price of the last fill; a level where STP only expired makers has none
         stp_reason: ExpireReason | None = None
         while keys:
             key = keys[-1]
@@ -507,6 +507,7 @@ class Engine:
                     remaining = 0
                 tid += 1
                 traded += fill
+                last = price
                 append(
                     _tuple_new(
                         Trade,
@@ -540,7 +541,7 @@ class Engine:
             taker.qty = remaining
             taker.filled += traded
             ss.open_qty -= 2 * traded
-            ss.last_price = price
+            ss.last_price = last
         return stp_reason
 
     def _fire_triggers(self, ss: SymbolState, events: list[Event], seq: int, ts: int) -> None:
