@@ -16,6 +16,7 @@ import msgpack
 from titan.book import Order
 from titan.enums import OrderType, Side, StpMode, TimeInForce, WorkingType
 from titan.symbols import SpecError, SymbolSpec
+from titan.validation import CONDITIONAL_TYPES, MARKET_TYPES
 
 if TYPE_CHECKING:
     from titan.engine import Engine
@@ -145,11 +146,16 @@ def restore_state(state: dict[str, Any]) -> Engine:
         raise ValueError(f"not a {FORMAT} state")
     if list(state.get("order_fields", [])) != list(ORDER_FIELDS):
         raise ValueError("state has an unknown order field layout")
+    if not isinstance(state.get("symbols"), list) or not all(
+        isinstance(s, dict) for s in state["symbols"]
+    ):
+        raise ValueError("state symbols is missing or not a list of maps")
     try:
         specs = [SymbolSpec(**s["spec"]) for s in state["symbols"]]
     except (KeyError, TypeError, SpecError) as exc:
         raise ValueError(f"state has a bad symbol spec: {exc}") from None
     engine = Engine(specs)
+    max_priority = 0
     for raw, ss in zip(state["symbols"], engine._symbols.values(), strict=True):
         symbol = ss.spec.symbol
         for name in ("last_price", "mark_price", "open_qty"):
@@ -158,22 +164,41 @@ def restore_state(state: dict[str, Any]) -> Engine:
         ss.last_price = raw["last_price"]
         ss.mark_price = raw["mark_price"]
         ss.open_qty = raw["open_qty"]
-        for side_key in ("bids", "asks"):
-            for row in raw[side_key]:
+        for part in ("bids", "asks", "pending"):
+            rows = raw.get(part)
+            if not isinstance(rows, list):
+                raise ValueError(f"{symbol}: {part} is missing or not a list")
+            for row in rows:
                 o = _order_from_row(row, symbol)
                 if o.order_id in engine._orders:
                     raise ValueError(f"{symbol}: order {o.order_id} appears twice")
-                ss.book.append(o)
+                if o.client_order_id and (o.account, o.client_order_id) in engine._client_ids:
+                    raise ValueError(
+                        f"{symbol}: client order id {o.client_order_id!r} of account "
+                        f"{o.account} appears twice"
+                    )
+                conditional = o.type in CONDITIONAL_TYPES
+                if part == "pending" and not conditional:
+                    raise ValueError(f"{symbol}: pending order {o.order_id} is a {o.type} order")
+                if part != "pending" and o.type in MARKET_TYPES:
+                    raise ValueError(f"{symbol}: resting order {o.order_id} is a {o.type} order")
+                if part == "bids" and o.side is not Side.BUY:
+                    raise ValueError(f"{symbol}: order {o.order_id} is a {o.side} among bids")
+                if part == "asks" and o.side is not Side.SELL:
+                    raise ValueError(f"{symbol}: order {o.order_id} is a {o.side} among asks")
+                max_priority = max(max_priority, o.priority)
+                if part == "pending":
+                    ss.triggers.add(o)
+                else:
+                    ss.book.append(o)
                 engine._index(o)
-        for row in raw["pending"]:
-            o = _order_from_row(row, symbol)
-            if o.order_id in engine._orders:
-                raise ValueError(f"{symbol}: order {o.order_id} appears twice")
-            ss.triggers.add(o)
-            engine._index(o)
     for name in ("trade_id", "priority"):
         if type(state.get(name)) is not int:
             raise ValueError(f"state {name} is not an integer")
+    if state["priority"] < max_priority:
+        raise ValueError(
+            f"state priority counter {state['priority']} is behind an order's {max_priority}"
+        )
     engine._trade_id = state["trade_id"]
     engine._priority = state["priority"]
     errors = engine.check_invariants()
