@@ -272,6 +272,7 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "crossed": (_crossed, "crossed"),
     "fifo": (_swap_first_bids, "FIFO"),
     "qty-off-lot": (_bid("qty", 25), "qty"),
+    "resting-ioc": (_bid("tif", "IOC"), "tif"),
     "ledger": (_set("symbols.0.open_qty", 1), "not conserved"),
     # Found by this suite: the states below load without a ValueError today.
     "duplicate-client-id": (_dup_client_id, "client order id"),

@@ -451,3 +451,57 @@ def test_rejections_carry_request_and_identity() -> None:
         "q",
         RejectReason.QTY_OFF_LOT_GRID,
     )
+
+
+MALFORMED: list[tuple[str, dict[str, Any], RejectReason]] = [
+    ("float account", {"account": 1.0}, RejectReason.INVALID_ACCOUNT),
+    ("list symbol", {"symbol": ["BTC"]}, RejectReason.UNKNOWN_SYMBOL),
+    ("list side", {"side": ["BUY"]}, RejectReason.INVALID_SIDE),
+    ("dict type", {"type": {"LIMIT": 1}}, RejectReason.INVALID_ORDER_TYPE),
+    ("none tif", {"tif": None}, RejectReason.INVALID_TIME_IN_FORCE),
+    ("list stp", {"stp": []}, RejectReason.INVALID_STP_MODE),
+    ("int working type", {"working_type": 3}, RejectReason.INVALID_WORKING_TYPE),
+    ("float order id", {"order_id": 2.0}, RejectReason.INVALID_ORDER_ID),
+    ("none client id", {"client_order_id": None}, RejectReason.INVALID_CLIENT_ORDER_ID),
+    ("float qty", {"qty": 10.0}, RejectReason.INVALID_QUANTITY),
+    ("str price", {"price": "1000"}, RejectReason.INVALID_PRICE),
+]
+
+
+@pytest.mark.parametrize(("field_values", "expected"), [m[1:] for m in MALFORMED],
+                         ids=[m[0] for m in MALFORMED])  # fmt: skip
+def test_malformed_new_orders_are_rejected_with_clean_events(
+    field_values: dict[str, Any], expected: RejectReason
+) -> None:
+    engine = Engine([BTC])
+    before = engine.state_hash()
+    fields: dict[str, Any] = dict(
+        seq=1, ts=1, symbol="BTC", account=1, order_id=1, side=BUY, qty=10, price=1000
+    )
+    fields.update(field_values)
+    (rej,) = engine.apply(NewOrder(**fields))
+    assert type(rej).__name__ == "Rejected"
+    assert rej.reason == expected  # type: ignore[union-attr]
+    # identifying fields are echoed only when well-typed: never floats, None or containers
+    for value in (rej.symbol, rej.order_id, rej.account, rej.client_order_id):  # type: ignore[union-attr]
+        assert type(value) in (str, int)
+    assert engine.state_hash() == before
+
+
+def test_malformed_cancels_and_cancel_all_are_rejected() -> None:
+    from titan import CancelAll
+
+    d = Driver()
+    d.new(1, BUY, 10, 1000, client_order_id="c1")
+    before = d.engine.state_hash()
+    (a,) = d.engine.apply(Cancel(10, 10, "BTC", [1], 0, "c1"))  # type: ignore[arg-type]
+    (b,) = d.engine.apply(CancelAll(11, 11, "BTC", {"a": 1}))  # type: ignore[arg-type]
+    (c,) = d.engine.apply(Cancel(12, 12, ["BTC"], 1, 1))  # type: ignore[arg-type]
+    (e,) = d.engine.apply(SetMarkPrice(13, 13, "BTC", 1000.5))  # type: ignore[arg-type]
+    assert [x.reason for x in (a, b, c, e)] == [  # type: ignore[union-attr]
+        RejectReason.INVALID_ACCOUNT,
+        RejectReason.INVALID_ACCOUNT,
+        RejectReason.UNKNOWN_SYMBOL,
+        RejectReason.INVALID_PRICE,
+    ]
+    assert d.engine.state_hash() == before

@@ -242,17 +242,23 @@ class Engine:
     # -- new orders -------------------------------------------------------------------
 
     def _reject(self, cmd: Any, request: Request, reason: RejectReason) -> list[Event]:
+        """One Rejected event. Identifying fields are echoed only when well-typed, so an
+        event never carries a float, None or a container from a malformed command."""
+        symbol = cmd.symbol
+        order_id = getattr(cmd, "order_id", 0)
+        account = getattr(cmd, "account", 0)
+        coid = getattr(cmd, "client_order_id", "")
         return [
             _tuple_new(
                 Rejected,
                 (
                     cmd.seq,
                     cmd.ts,
-                    cmd.symbol,
+                    symbol if type(symbol) is str else "",
                     request,
-                    getattr(cmd, "order_id", 0),
-                    getattr(cmd, "account", 0),
-                    getattr(cmd, "client_order_id", ""),
+                    order_id if type(order_id) is int else 0,
+                    account if type(account) is int else 0,
+                    coid if type(coid) is str else "",
                     reason,
                 ),
             )
@@ -261,24 +267,36 @@ class Engine:
     def _new_order(self, cmd: NewOrder) -> list[Event]:
         (seq, ts, symbol, account, oid, side, qty, price, otype, tif, stop, working,
          reduce_only, coid, stp) = cmd  # fmt: skip
-        ss = self._symbols.get(symbol)
+        ss = self._symbols.get(symbol) if type(symbol) is str else None
         if ss is None:
             return self._reject(cmd, Request.NEW, R.UNKNOWN_SYMBOL)
         # Normalise enum fields to their members; the identity tests are the fast path
         # for commands built with members, the tables catch plain strings and garbage.
-        side_ = side if side is BUY or side is SELL else _SIDE.get(side)
+        side_ = (
+            side
+            if side is BUY or side is SELL
+            else _SIDE.get(side)
+            if isinstance(side, str)
+            else None
+        )
         if side_ is None:
             return self._reject(cmd, Request.NEW, R.INVALID_SIDE)
-        type_ = otype if otype is LIMIT else _TYPE.get(otype)
+        type_ = otype if otype is LIMIT else _TYPE.get(otype) if isinstance(otype, str) else None
         if type_ is None:
             return self._reject(cmd, Request.NEW, R.INVALID_ORDER_TYPE)
-        tif_ = tif if tif is GTC else _TIF.get(tif)
+        tif_ = tif if tif is GTC else _TIF.get(tif) if isinstance(tif, str) else None
         if tif_ is None:
             return self._reject(cmd, Request.NEW, R.INVALID_TIME_IN_FORCE)
-        stp_ = stp if stp is STP_NONE else _STP.get(stp)
+        stp_ = stp if stp is STP_NONE else _STP.get(stp) if isinstance(stp, str) else None
         if stp_ is None:
             return self._reject(cmd, Request.NEW, R.INVALID_STP_MODE)
-        working_ = working if working is CONTRACT else _WORKING.get(working)
+        working_ = (
+            working
+            if working is CONTRACT
+            else _WORKING.get(working)
+            if isinstance(working, str)
+            else None
+        )
         if working_ is None:
             return self._reject(cmd, Request.NEW, R.INVALID_WORKING_TYPE)
         if type(account) is not int:
@@ -586,9 +604,11 @@ class Engine:
 
     def _cancel(self, cmd: Cancel) -> list[Event]:
         seq, ts, symbol, account, oid, coid = cmd
-        ss = self._symbols.get(symbol)
+        ss = self._symbols.get(symbol) if type(symbol) is str else None
         if ss is None:
             return self._reject(cmd, Request.CANCEL, R.UNKNOWN_SYMBOL)
+        if type(account) is not int:
+            return self._reject(cmd, Request.CANCEL, R.INVALID_ACCOUNT)
         if oid:
             o = self._orders.get(oid) if type(oid) is int else None
         elif coid and type(coid) is str:
@@ -610,9 +630,11 @@ class Engine:
         ]
 
     def _cancel_all(self, cmd: CancelAll) -> list[Event]:
-        ss = self._symbols.get(cmd.symbol)
+        ss = self._symbols.get(cmd.symbol) if type(cmd.symbol) is str else None
         if ss is None:
             return self._reject(cmd, Request.CANCEL_ALL, R.UNKNOWN_SYMBOL)
+        if type(cmd.account) is not int:
+            return self._reject(cmd, Request.CANCEL_ALL, R.INVALID_ACCOUNT)
         mine = self._by_account.get(cmd.account, {})
         targets = sorted(oid for oid, o in mine.items() if o.symbol == cmd.symbol)
         events: list[Event] = []
@@ -628,7 +650,7 @@ class Engine:
         return events
 
     def _amend(self, cmd: Amend) -> list[Event]:
-        ss = self._symbols.get(cmd.symbol)
+        ss = self._symbols.get(cmd.symbol) if type(cmd.symbol) is str else None
         if ss is None:
             return self._reject(cmd, Request.AMEND, R.UNKNOWN_SYMBOL)
         found = self._find(cmd, ss, cmd.order_id, Request.AMEND)
@@ -663,7 +685,7 @@ class Engine:
         return events
 
     def _set_mark_price(self, cmd: SetMarkPrice) -> list[Event]:
-        ss = self._symbols.get(cmd.symbol)
+        ss = self._symbols.get(cmd.symbol) if type(cmd.symbol) is str else None
         if ss is None:
             return self._reject(cmd, Request.MARK_PRICE, R.UNKNOWN_SYMBOL)
         if type(cmd.price) is not int or cmd.price <= 0:

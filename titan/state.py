@@ -182,6 +182,8 @@ def restore_state(state: dict[str, Any]) -> Engine:
                     raise ValueError(f"{symbol}: pending order {o.order_id} is a {o.type} order")
                 if part != "pending" and o.type in MARKET_TYPES:
                     raise ValueError(f"{symbol}: resting order {o.order_id} is a {o.type} order")
+                if part != "pending" and o.tif not in (TimeInForce.GTC, TimeInForce.GTX):
+                    raise ValueError(f"{symbol}: resting order {o.order_id} has tif {o.tif}")
                 if part == "bids" and o.side is not Side.BUY:
                     raise ValueError(f"{symbol}: order {o.order_id} is a {o.side} among bids")
                 if part == "asks" and o.side is not Side.SELL:
