@@ -292,6 +292,8 @@ class Model:
     def expect_cancel(self, c: Cancel) -> RejectReason | MOrder:
         if c.symbol not in SPEC:
             return R.UNKNOWN_SYMBOL
+        if type(c.account) is not int:
+            return R.INVALID_ACCOUNT
         if c.order_id:
             return self.find(c.symbol, c.account, c.order_id)
         if c.client_order_id and type(c.client_order_id) is str:
@@ -647,9 +649,14 @@ class TitanMachine(RuleBasedStateMachine):
             for oid, o in self.model.orders.items()
             if o.account == cmd.account and o.symbol == cmd.symbol
         )
-        unknown = cmd.symbol not in SPEC
-        events = self.submit(cmd, R.UNKNOWN_SYMBOL if unknown else None)
-        if not unknown:
+        if cmd.symbol not in SPEC:
+            expected: RejectReason | None = R.UNKNOWN_SYMBOL
+        elif type(cmd.account) is not int:
+            expected = R.INVALID_ACCOUNT
+        else:
+            expected = None
+        events = self.submit(cmd, expected)
+        if expected is None:
             assert [e.order_id for e in events] == targets  # type: ignore[union-attr]
 
     @rule(data=st.data())
