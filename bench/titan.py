@@ -105,10 +105,11 @@ def lobster_workload(limit: int | None) -> Workload:
     return Workload("lobster", [flow.spec], list(flow.seed), list(commands))
 
 
-def synthetic_workload(limit: int | None, seed: int) -> Workload:
-    """The seeded synthetic flow in deep-book mode (levels of 10,000 orders)."""
+def synthetic_workload(limit: int | None, seed: int, deep_levels: int = 4) -> Workload:
+    """The seeded synthetic flow in deep-book mode (``deep_levels`` levels per symbol of
+    10,000 orders each; 0 gives the same flow without the deep seed, a diagnostic)."""
     specs = default_specs()
-    flow = OrderFlow(specs, seed=seed, deep_levels=4, deep_orders=10_000)
+    flow = OrderFlow(specs, seed=seed, deep_levels=deep_levels, deep_orders=10_000)
     opening = flow.opening()
     commands = flow.take(SYNTHETIC_COMMANDS if limit is None else limit)
     return Workload("synthetic", specs, opening, commands)
@@ -374,6 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=1, help="synthetic flow seed (default 1)")
     p.add_argument(
+        "--deep-levels",
+        type=int,
+        default=4,
+        choices=range(0, 9),
+        metavar="N",
+        help="synthetic deep levels of 10,000 orders per symbol (default 4; 0 = none)",
+    )
+    p.add_argument(
         "--keep-events",
         action="store_true",
         help="keep every event list until the pass ends (default: count them as they come)",
@@ -403,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     builders: dict[str, Callable[[], Workload]] = {
         "lobster": lambda: lobster_workload(args.commands),
-        "synthetic": lambda: synthetic_workload(args.commands, args.seed),
+        "synthetic": lambda: synthetic_workload(args.commands, args.seed, args.deep_levels),
     }
     if "lobster" in flows and not LOBSTER_MESSAGES.is_file():
         print(f"titan bench: LOBSTER data not found: {LOBSTER_MESSAGES}", file=sys.stderr)
