@@ -143,6 +143,21 @@ class Level:
         self.head: Order | None = None
         self.tail: Order | None = None
 
+    def pop_head(self) -> Order:
+        """Unlink and return the first order (the level may be left empty). O(1)."""
+        o = self.head
+        assert o is not None, "pop_head of an empty level"
+        nxt = o.next
+        self.head = nxt
+        if nxt is None:
+            self.tail = None
+        else:
+            nxt.prev = None
+        self.count -= 1
+        self.qty -= o.qty
+        o.level = o.next = None
+        return o
+
     def orders(self) -> Iterator[Order]:
         """Orders in queue (time-priority) order. O(n)."""
         o = self.head

@@ -99,10 +99,6 @@ class SymbolState:
         self.mark_price = 0  # last mark price fed in, 0 before the first
         self.open_qty = 0  # conservation ledger, see the module docstring
 
-    def reference_price(self) -> int:
-        """The price bands and market notionals are measured against (0 = none yet)."""
-        return self.mark_price or self.last_price
-
 
 class Engine:
     """The matching engine. Deterministic: equal command streams give equal events."""
@@ -454,9 +450,6 @@ class Engine:
         tside = taker.side
         stp = taker.stp
         check_stp = stp is not STP_NONE
-        orders = self._orders
-        by_account = self._by_account
-        client_ids = self._client_ids
         append = events.append
         tid = self._trade_id
         traded = 0
@@ -476,15 +469,7 @@ class Engine:
                         stp_reason = ExpireReason.STP_EXPIRE_TAKER
                         break
                     reason = _STP_EXPIRE[stp]
-                    # expire the maker: unlink the head, keep the level for now
-                    level.head = nxt
-                    if nxt is None:
-                        level.tail = None
-                    else:
-                        nxt.prev = None
-                    level.count -= 1
-                    level.qty -= o.qty
-                    o.level = o.next = None
+                    level.pop_head()  # the level itself is dropped below once empty
                     self._deindex(o)
                     append(
                         _tuple_new(Expired, (seq, ts, symbol, o.order_id, o.account, o.qty, reason))
@@ -499,24 +484,10 @@ class Engine:
                 if q <= remaining:
                     fill = q
                     remaining -= q
+                    level.pop_head()
                     o.qty = 0
                     o.filled += q
-                    level.head = nxt
-                    if nxt is None:
-                        level.tail = None
-                    else:
-                        nxt.prev = None
-                    level.count -= 1
-                    level.qty -= q
-                    o.level = o.next = None
-                    oid = o.order_id
-                    del orders[oid]
-                    acct_orders = by_account[o.account]
-                    del acct_orders[oid]
-                    if not acct_orders:
-                        del by_account[o.account]
-                    if o.client_order_id:
-                        del client_ids[(o.account, o.client_order_id)]
+                    self._deindex(o)
                 else:
                     fill = remaining
                     o.qty = q - remaining

@@ -32,11 +32,6 @@ _RISES = {
 }
 
 
-def rises(side: Side, type_: OrderType) -> bool:
-    """True if the order fires when the price rises to its stop, False if when it falls."""
-    return _RISES[(side, type_)]
-
-
 def would_fire(side: Side, type_: OrderType, stop: int, price: int) -> bool:
     """Whether a conditional order with ``stop`` fires at ``price``."""
     return price >= stop if _RISES[(side, type_)] else price <= stop
