@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from titan.book import Order
 from titan.commands import Amend, NewOrder
 from titan.enums import OrderType, RejectReason, Side, TimeInForce
+from titan.symbols import SymbolSpec
 from titan.triggers import would_fire
 
 if TYPE_CHECKING:
@@ -40,6 +41,17 @@ def outside_band(price: int, ss: SymbolState, band_bps: int) -> bool:
     return scaled > ref * (10_000 + band_bps) or scaled < ref * (10_000 - band_bps)
 
 
+def quantity_reason(qty: int, spec: SymbolSpec) -> RejectReason | None:
+    """Why ``qty`` is not an acceptable order quantity for ``spec``, or None."""
+    if type(qty) is not int or qty <= 0:
+        return R.INVALID_QUANTITY
+    if qty % spec.lot:
+        return R.QTY_OFF_LOT_GRID
+    if spec.max_qty and qty > spec.max_qty:
+        return R.QTY_ABOVE_MAX
+    return None
+
+
 def validate_new(
     cmd: NewOrder,
     ss: SymbolState,
@@ -54,12 +66,9 @@ def validate_new(
     qty, price, stop = cmd.qty, cmd.price, cmd.stop_price
     if type(cmd.order_id) is not int or cmd.order_id <= 0:
         return R.INVALID_ORDER_ID
-    if type(qty) is not int or qty <= 0:
-        return R.INVALID_QUANTITY
-    if qty % spec.lot:
-        return R.QTY_OFF_LOT_GRID
-    if spec.max_qty and qty > spec.max_qty:
-        return R.QTY_ABOVE_MAX
+    reason = quantity_reason(qty, spec)
+    if reason is not None:
+        return reason
     if type(price) is not int or type(stop) is not int:
         return R.INVALID_PRICE
     market = otype in MARKET_TYPES
@@ -106,12 +115,9 @@ def validate_amend(cmd: Amend, ss: SymbolState, o: Order) -> RejectReason | None
     """The first rule an amend of the resting order ``o`` breaks, or None."""
     spec = ss.spec
     price, qty = cmd.price, cmd.qty
-    if type(qty) is not int or qty <= 0:
-        return R.INVALID_QUANTITY
-    if qty % spec.lot:
-        return R.QTY_OFF_LOT_GRID
-    if spec.max_qty and qty > spec.max_qty:
-        return R.QTY_ABOVE_MAX
+    reason = quantity_reason(qty, spec)
+    if reason is not None:
+        return reason
     if type(price) is not int or price <= 0:
         return R.INVALID_PRICE
     if price % spec.tick:
