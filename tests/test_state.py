@@ -273,6 +273,16 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "fifo": (_swap_first_bids, "FIFO"),
     "qty-off-lot": (_bid("qty", 25), "qty"),
     "resting-ioc": (_bid("tif", "IOC"), "tif"),
+    # Found by review: states the engine cannot produce, refused on restore.
+    "order-fields-not-a-list": (_set("order_fields", 5), "order field layout"),
+    "pending-qty-off-lot": (_set(f"symbols.0.pending.0.{F['qty']}", 25), "lot grid"),
+    "pending-negative-stop": (_set(f"symbols.0.pending.0.{F['stop_price']}", -50), "stop price"),
+    "negative-order-id": (_bid("order_id", -3), "out of range"),
+    "negative-filled": (_bid("filled", -9), "filled"),
+    "limit-with-stop": (_bid("stop_price", 999), "stop price"),
+    "reduce-only-not-bool": (_bid("reduce_only", "no"), "reduce_only"),
+    "negative-last-price": (_set("symbols.0.last_price", -1), "negative"),
+    "huge-price": (_bid("price", 5 * 2**62), "range"),
     "ledger": (_set("symbols.0.open_qty", 1), "not conserved"),
     # Found by this suite: the states below load without a ValueError today.
     "duplicate-client-id": (_dup_client_id, "client order id"),

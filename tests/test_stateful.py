@@ -71,6 +71,7 @@ from titan import (
     WorkingType,
 )
 from titan.state import decode_state, encode_state
+from titan.validation import MAX_VALUE
 
 R = RejectReason
 SIDES = {m.value for m in Side}
@@ -134,6 +135,7 @@ class Model:
         self.stamp = 0
         self.working: MOrder | None = None
         self.expired_both_maker = False
+        self.batch: list[tuple[MOrder, int]] = []  # released but not yet run
 
     # -- queries ------------------------------------------------------------------
 
@@ -178,9 +180,11 @@ class Model:
                 return True
         return False
 
-    def next_to_fire(self, symbol: str) -> MOrder | None:
-        """The pending order the engine must release next: last-price triggers before mark
+    def fire_batch(self, symbol: str) -> list[tuple[MOrder, int]]:
+        """The pending orders the current prices fire, in the order the engine must release
+        them, each with the price that fires it: last-price triggers before mark
         triggers; rising before falling; nearest stop, then time priority."""
+        batch: list[tuple[MOrder, int]] = []
         for wt, price in (
             ("CONTRACT_PRICE", self.last[symbol]),
             ("MARK_PRICE", self.mark[symbol]),
@@ -193,12 +197,11 @@ class Model:
                 if o.symbol == symbol and o.state == "pending" and o.working_type == wt
             ]
             up = [o for o in pending if RISES[(o.side, o.type)] and price >= o.stop]
-            if up:
-                return min(up, key=lambda o: (o.stop, o.stamp))
             down = [o for o in pending if not RISES[(o.side, o.type)] and price <= o.stop]
-            if down:
-                return min(down, key=lambda o: (-o.stop, o.stamp))
-        return None
+            up.sort(key=lambda o: (o.stop, o.stamp))
+            down.sort(key=lambda o: (-o.stop, o.stamp))
+            batch += [(o, price) for o in up + down]
+        return batch
 
     def reference(self, symbol: str) -> int:
         return self.mark[symbol] or self.last[symbol]
@@ -227,9 +230,9 @@ class Model:
         ):
             if value not in valid:
                 return reason
-        if type(c.account) is not int:
+        if type(c.account) is not int or not 0 <= c.account <= MAX_VALUE:
             return R.INVALID_ACCOUNT
-        if type(c.order_id) is not int or c.order_id <= 0:
+        if type(c.order_id) is not int or not 0 < c.order_id <= MAX_VALUE:
             return R.INVALID_ORDER_ID
         if type(c.qty) is not int or c.qty <= 0:
             return R.INVALID_QUANTITY
@@ -305,6 +308,8 @@ class Model:
         spec = SPEC.get(c.symbol)
         if spec is None:
             return R.UNKNOWN_SYMBOL
+        if type(c.account) is not int:
+            return R.INVALID_ACCOUNT
         o = self.find(c.symbol, c.account, c.order_id)
         if not isinstance(o, MOrder):
             return o
@@ -411,12 +416,13 @@ class Model:
         self.settle()
         o = self.orders[e.order_id]
         assert o.state == "pending", f"order {o.oid} triggered while {o.state}"
-        expected = self.next_to_fire(o.symbol)
+        # The engine releases a whole batch (everything the prices fire at that moment)
+        # before looking at the prices again; a new batch starts when the last one is done.
+        if not self.batch:
+            self.batch = self.fire_batch(o.symbol)
+        expected, price = self.batch.pop(0) if self.batch else (None, 0)
         assert expected is o, f"fired {o.oid}, next to fire is {expected and expected.oid}"
-        watched = self.mark if o.working_type == "MARK_PRICE" else self.last
-        assert e.trigger_price == watched[o.symbol] and fires(
-            o.side, o.type, o.stop, e.trigger_price
-        )
+        assert e.trigger_price == price and fires(o.side, o.type, o.stop, e.trigger_price)
         self.start_working(o)
 
     def on_Trade(self, cmd: Command, e: Any) -> None:
@@ -772,7 +778,8 @@ class TitanMachine(RuleBasedStateMachine):
             assert (
                 engine.last_price(sym) == m.last[sym]
             ), f"{sym}: engine last price {engine.last_price(sym)}, last trade {m.last[sym]}"
-            assert m.next_to_fire(sym) is None, "a pending order should have fired"
+            assert not m.batch, "a released batch was not run to the end"
+            assert not m.fire_batch(sym), "a pending order should have fired"
         for account in ACCOUNTS:
             mine = sorted((o.oid, o.qty) for o in m.orders.values() if o.account == account)
             listed = [(v.order_id, v.qty) for v in engine.open_orders(account)]

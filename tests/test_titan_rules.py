@@ -505,3 +505,80 @@ def test_malformed_cancels_and_cancel_all_are_rejected() -> None:
         RejectReason.INVALID_PRICE,
     ]
     assert d.engine.state_hash() == before
+
+
+def test_one_trade_releases_every_order_its_price_fires_as_one_batch() -> None:
+    """Both stops are reached by the trade at 1000; the first one's own trade moves the
+    price to 1050, which would not fire the second, yet it must still be released."""
+    d = Driver()
+    d.new(1, SELL, 10, 1000)
+    d.new(1, SELL, 50, 1050)
+    d.new(2, BUY, 10, 0, type=OrderType.STOP_MARKET, stop_price=1000)  # seq 3: rising
+    d.new(3, SELL, 10, 0, type=OrderType.STOP_MARKET, stop_price=1000)  # seq 4: falling
+    events = d.new(4, BUY, 10, 1000)
+    fired = [(e.order_id, e.trigger_price) for e in events if type(e).__name__ == "Triggered"]
+    assert fired == [(3, 1000), (4, 1000)]
+    trades = [e.price for e in events if isinstance(e, Trade)]
+    assert trades == [1000, 1050]
+    assert d.engine.pending_triggers("BTC") == []
+    assert d.engine.check_invariants() == []
+
+
+def test_trigger_price_is_the_price_that_fired_the_order() -> None:
+    d = Driver()
+    d.new(1, SELL, 10, 1000)
+    d.new(1, SELL, 10, 1030)
+    d.new(1, SELL, 10, 1050)
+    d.new(2, BUY, 10, 995)
+    d.new(2, SELL, 10, 995)  # trade at 995: last price set, so stops are accepted
+    d.new(3, BUY, 10, 0, type=OrderType.STOP_MARKET, stop_price=1000)  # seq 6
+    d.new(3, BUY, 10, 0, type=OrderType.STOP_MARKET, stop_price=1040)  # seq 7
+    events = d.new(4, BUY, 10, 1000)  # trade at 1000 fires 6; its trade at 1030 ...
+    fired = [(e.order_id, e.trigger_price) for e in events if type(e).__name__ == "Triggered"]
+    # ... does not reach 1040; order 7 stays pending until a trade at 1050
+    assert fired == [(6, 1000)]
+    events = d.new(4, BUY, 10, 1050)
+    fired = [(e.order_id, e.trigger_price) for e in events if type(e).__name__ == "Triggered"]
+    assert fired == [(7, 1050)]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"price": 2**64},
+        {"price": 2**63},
+        {"order_id": 2**64},
+        {"account": 2**64},
+        {"account": -1},
+        {"qty": 2**64},
+        {"type": OrderType.STOP, "stop_price": 2**64},
+    ],
+)
+def test_integers_beyond_64_bits_are_rejected_so_the_state_stays_hashable(
+    fields: dict[str, Any],
+) -> None:
+    engine = Engine([BTC])
+    before = engine.state_hash()
+    base: dict[str, Any] = dict(
+        seq=1, ts=1, symbol="BTC", account=1, order_id=1, side=SELL, qty=10, price=1000
+    )
+    base.update(fields)
+    (event,) = engine.apply(NewOrder(**base))
+    assert type(event).__name__ == "Rejected"
+    assert engine.state_hash() == before
+    (mark,) = engine.apply(SetMarkPrice(2, 2, "BTC", 2**64))
+    assert mark.reason == RejectReason.INVALID_PRICE  # type: ignore[union-attr]
+    engine.apply(NewOrder(3, 3, "BTC", 1, 3, SELL, 10, 1000))
+    (amend,) = engine.apply(Amend(4, 4, "BTC", 1, 3, 2**64 - 1, 10))
+    assert amend.reason == RejectReason.INVALID_PRICE  # type: ignore[union-attr]
+    assert len(engine.state_hash()) == 64
+
+
+def test_amend_refuses_a_non_integer_account() -> None:
+    d = Driver()
+    d.new(1, BUY, 50, 1000)
+    before = d.engine.state_hash()
+    for account in (1.0, True, "1"):
+        (event,) = d.engine.apply(Amend(9, 9, "BTC", account, 1, 1000, 40))  # type: ignore[arg-type]
+        assert event.reason == RejectReason.INVALID_ACCOUNT  # type: ignore[union-attr]
+    assert d.engine.state_hash() == before

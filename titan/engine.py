@@ -57,7 +57,13 @@ from titan.events import (
 from titan.invariants import check_engine
 from titan.symbols import SymbolSpec
 from titan.triggers import TriggerBook
-from titan.validation import CONDITIONAL_TYPES, MARKET_TYPES, validate_amend, validate_new
+from titan.validation import (
+    CONDITIONAL_TYPES,
+    MARKET_TYPES,
+    MAX_VALUE,
+    validate_amend,
+    validate_new,
+)
 
 _tuple_new = tuple.__new__
 
@@ -295,7 +301,7 @@ class Engine:
         )
         if working_ is None:
             return self._reject(cmd, Request.NEW, R.INVALID_WORKING_TYPE)
-        if type(account) is not int:
+        if type(account) is not int or not 0 <= account <= MAX_VALUE:
             return self._reject(cmd, Request.NEW, R.INVALID_ACCOUNT)
         side, otype, tif, stp, working = side_, type_, tif_, stp_, working_
         reason = validate_new(cmd, ss, side, otype, tif, self._orders, self._client_ids)
@@ -534,22 +540,33 @@ class Engine:
         return stp_reason
 
     def _fire_triggers(self, ss: SymbolState, events: list[Event], seq: int, ts: int) -> None:
-        """Release every conditional order the current prices fire, cascading."""
+        """Release every conditional order the current prices fire, in batches.
+
+        A batch is every pending order that the current last price fires (rising before
+        falling, nearest stop first, then time), then every one the current mark price
+        fires, each taken out of the trigger book at once with the price that fired it.
+        The batch then runs in that order; if its trades moved the last price, the next
+        batch is taken at the new price. Each batch empties part of the trigger book and
+        nothing is added to it, so the cascade ends.
+        """
         triggers = ss.triggers
         while triggers.orders:
-            o = None
-            if ss.last_price:
-                o = triggers.pop_fired(CONTRACT, ss.last_price)
-            if o is None and ss.mark_price:
-                o = triggers.pop_fired(MARK, ss.mark_price)
-            if o is None:
+            batch: list[tuple[Order, int]] = []
+            for working, price in ((CONTRACT, ss.last_price), (MARK, ss.mark_price)):
+                if price:
+                    o = triggers.pop_fired(working, price)
+                    while o is not None:
+                        batch.append((o, price))
+                        o = triggers.pop_fired(working, price)
+            if not batch:
                 return
-            self._deindex(o)
-            fired_by = ss.mark_price if o.working_type is MARK else ss.last_price
-            events.append(
-                _tuple_new(Triggered, (seq, ts, o.symbol, o.order_id, o.account, fired_by))
-            )
-            self._execute(ss, o, events, seq, ts)
+            for o, _ in batch:
+                self._deindex(o)
+            for o, fired_by in batch:
+                events.append(
+                    _tuple_new(Triggered, (seq, ts, o.symbol, o.order_id, o.account, fired_by))
+                )
+                self._execute(ss, o, events, seq, ts)
 
     # -- cancel, amend, mark price ------------------------------------------------------
 
@@ -624,6 +641,8 @@ class Engine:
         ss = self._symbols.get(cmd.symbol) if type(cmd.symbol) is str else None
         if ss is None:
             return self._reject(cmd, Request.AMEND, R.UNKNOWN_SYMBOL)
+        if type(cmd.account) is not int:
+            return self._reject(cmd, Request.AMEND, R.INVALID_ACCOUNT)
         oid = cmd.order_id
         found = self._owned(cmd, self._orders.get(oid) if type(oid) is int else None, Request.AMEND)
         if isinstance(found, list):
@@ -660,7 +679,7 @@ class Engine:
         ss = self._symbols.get(cmd.symbol) if type(cmd.symbol) is str else None
         if ss is None:
             return self._reject(cmd, Request.MARK_PRICE, R.UNKNOWN_SYMBOL)
-        if type(cmd.price) is not int or cmd.price <= 0:
+        if type(cmd.price) is not int or not 0 < cmd.price <= MAX_VALUE:
             return self._reject(cmd, Request.MARK_PRICE, R.INVALID_PRICE)
         ss.mark_price = cmd.price
         events: list[Event] = []

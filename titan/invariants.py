@@ -11,10 +11,36 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from titan.book import Order
-from titan.enums import Side
+from titan.enums import Side, TimeInForce, WorkingType
+from titan.symbols import SymbolSpec
+from titan.triggers import would_fire
+from titan.validation import CONDITIONAL_TYPES, MARKET_TYPES, MAX_VALUE
 
 if TYPE_CHECKING:
     from titan.engine import Engine
+
+
+def order_errors(o: Order, spec: SymbolSpec) -> list[str]:
+    """Every rule of a new order that the open order ``o`` breaks (it never should)."""
+    errors: list[str] = []
+    where = f"order {o.order_id}"
+    if not 0 < o.order_id <= MAX_VALUE or not 0 <= o.account <= MAX_VALUE:
+        errors.append(f"{where}: order id or account out of range")
+    if not 0 < o.qty <= MAX_VALUE or o.qty % spec.lot or o.filled < 0:
+        errors.append(f"{where}: qty {o.qty} / filled {o.filled} off the lot grid or range")
+    if o.type in MARKET_TYPES:
+        if o.price != 0 or o.tif is TimeInForce.GTX:
+            errors.append(f"{where}: {o.type} with price {o.price} / tif {o.tif}")
+    elif not 0 < o.price <= MAX_VALUE or o.price % spec.tick:
+        errors.append(f"{where}: price {o.price} off the tick grid or range")
+    if o.type in CONDITIONAL_TYPES:
+        if not 0 < o.stop_price <= MAX_VALUE or o.stop_price % spec.tick:
+            errors.append(f"{where}: stop price {o.stop_price} off the tick grid or range")
+    elif o.stop_price != 0:
+        errors.append(f"{where}: {o.type} order with stop price {o.stop_price}")
+    if type(o.reduce_only) is not bool:
+        errors.append(f"{where}: reduce_only is not a bool")
+    return errors
 
 
 def check_engine(engine: Engine) -> list[str]:
@@ -34,8 +60,16 @@ def check_engine(engine: Engine) -> list[str]:
             seen[o.order_id] = o
             if o.symbol != symbol:
                 errors.append(f"order {o.order_id} of {o.symbol} filed under {symbol}")
-            if o.qty <= 0:
-                errors.append(f"open order {o.order_id} has qty {o.qty}")
+            errors += order_errors(o, ss.spec)
+        if ss.last_price < 0 or ss.mark_price < 0:
+            errors.append(f"{symbol}: negative last or mark price")
+        for o in ss.triggers.orders.values():
+            if o.type not in CONDITIONAL_TYPES:
+                errors.append(f"pending order {o.order_id} is a {o.type} order")
+                continue
+            watched = ss.mark_price if o.working_type is WorkingType.MARK_PRICE else ss.last_price
+            if watched and would_fire(o.side, o.type, o.stop_price, watched):
+                errors.append(f"pending order {o.order_id} should have fired at {watched}")
         if open_qty != ss.open_qty:
             errors.append(
                 f"{symbol}: quantity not conserved: ledger {ss.open_qty}, books {open_qty}"

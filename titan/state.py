@@ -118,7 +118,7 @@ def _order_from_row(row: Any, symbol: str) -> Order:
             f["qty"],
             f["stop_price"],
             WorkingType(f["working_type"]),
-            bool(f["reduce_only"]),
+            f["reduce_only"],
             f["client_order_id"],
             StpMode(f["stp"]),
         )
@@ -127,6 +127,8 @@ def _order_from_row(row: Any, symbol: str) -> Order:
     for name in ("order_id", "account", "price", "qty", "filled", "stop_price", "priority"):
         if type(f[name]) is not int:
             raise ValueError(f"{symbol}: order {f['order_id']!r}: {name} is not an integer")
+    if type(f["reduce_only"]) is not bool:
+        raise ValueError(f"{symbol}: order {f['order_id']!r}: reduce_only is not a bool")
     if type(f["client_order_id"]) is not str:
         raise ValueError(f"{symbol}: order {f['order_id']!r}: client_order_id is not a string")
     o.filled = f["filled"]
@@ -144,7 +146,7 @@ def restore_state(state: dict[str, Any]) -> Engine:
 
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} state")
-    if list(state.get("order_fields", [])) != list(ORDER_FIELDS):
+    if state.get("order_fields") != list(ORDER_FIELDS):
         raise ValueError("state has an unknown order field layout")
     if not isinstance(state.get("symbols"), list) or not all(
         isinstance(s, dict) for s in state["symbols"]
@@ -205,5 +207,6 @@ def restore_state(state: dict[str, Any]) -> Engine:
     engine._priority = state["priority"]
     errors = engine.check_invariants()
     if errors:
-        raise ValueError(f"state breaks an invariant: {errors[0]}")
+        shown = "; ".join(errors[:5]) + ("; ..." if len(errors) > 5 else "")
+        raise ValueError(f"state breaks {len(errors)} invariant(s): {shown}")
     return engine

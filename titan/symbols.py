@@ -68,6 +68,9 @@ class SymbolSpec:
             value = getattr(self, name)
             if type(value) is not int or value < 0:
                 raise SpecError(f"{self.symbol}: {name} must be a non-negative integer")
+        for name in ("tick", "lot", "min_notional", "max_qty"):
+            if getattr(self, name) > (1 << 63) - 1:
+                raise SpecError(f"{self.symbol}: {name} must fit in 64 bits")
         if self.band_bps >= 10_000:
             raise SpecError(f"{self.symbol}: band_bps must be below 10000 (100%)")
 

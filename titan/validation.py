@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 R = RejectReason
 
+# Largest id, account, price or quantity accepted: every integer in state must fit the
+# journal's and the state hash's msgpack encoding (signed 64-bit).
+MAX_VALUE = (1 << 63) - 1
+
 MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET})
 CONDITIONAL_TYPES = frozenset(
     {OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET}
@@ -43,7 +47,7 @@ def outside_band(price: int, ss: SymbolState, band_bps: int) -> bool:
 
 def quantity_reason(qty: int, spec: SymbolSpec) -> RejectReason | None:
     """Why ``qty`` is not an acceptable order quantity for ``spec``, or None."""
-    if type(qty) is not int or qty <= 0:
+    if type(qty) is not int or not 0 < qty <= MAX_VALUE:
         return R.INVALID_QUANTITY
     if qty % spec.lot:
         return R.QTY_OFF_LOT_GRID
@@ -64,13 +68,15 @@ def validate_new(
     """The first rule a new order breaks, or None (enum fields already normalised)."""
     spec = ss.spec
     qty, price, stop = cmd.qty, cmd.price, cmd.stop_price
-    if type(cmd.order_id) is not int or cmd.order_id <= 0:
+    if type(cmd.order_id) is not int or not 0 < cmd.order_id <= MAX_VALUE:
         return R.INVALID_ORDER_ID
     reason = quantity_reason(qty, spec)
     if reason is not None:
         return reason
-    if type(price) is not int or type(stop) is not int:
+    if type(price) is not int or type(stop) is not int or price > MAX_VALUE:
         return R.INVALID_PRICE
+    if stop > MAX_VALUE:
+        return R.INVALID_STOP_PRICE
     market = otype in MARKET_TYPES
     if market:
         if price != 0:
@@ -118,7 +124,7 @@ def validate_amend(cmd: Amend, ss: SymbolState, o: Order) -> RejectReason | None
     reason = quantity_reason(qty, spec)
     if reason is not None:
         return reason
-    if type(price) is not int or price <= 0:
+    if type(price) is not int or not 0 < price <= MAX_VALUE:
         return R.INVALID_PRICE
     if price % spec.tick:
         return R.PRICE_OFF_TICK_GRID
