@@ -120,3 +120,15 @@ def test_scanner_passes_pure_source() -> None:
         "def f(x):\n    return hashlib.sha256(x).hexdigest(), x.id, obj.hash()\n"
     )
     assert violations(pure) == []
+
+
+def test_platform_folder_never_shadows_the_stdlib_module() -> None:
+    assert not (ROOT / "platform" / "__init__.py").exists()
+    proc = subprocess.run(
+        [sys.executable, "-c", "import platform; print(platform.__file__)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert str(ROOT / "platform") not in proc.stdout
