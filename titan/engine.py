@@ -76,12 +76,10 @@ _STP = {m.value: m for m in StpMode}
 _WORKING = {m.value: m for m in WorkingType}
 
 BUY, SELL = Side.BUY, Side.SELL
-LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
-GTC, IOC, FOK, GTX = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTX
+LIMIT = OrderType.LIMIT
+GTC, FOK, GTX = TimeInForce.GTC, TimeInForce.FOK, TimeInForce.GTX
 STP_NONE = StpMode.NONE
 CONTRACT, MARK = WorkingType.CONTRACT_PRICE, WorkingType.MARK_PRICE
-_MARKET_TYPES = MARKET_TYPES
-_CONDITIONAL = CONDITIONAL_TYPES
 _STP_EXPIRE = {
     StpMode.EXPIRE_TAKER: ExpireReason.STP_EXPIRE_TAKER,
     StpMode.EXPIRE_MAKER: ExpireReason.STP_EXPIRE_MAKER,
@@ -317,7 +315,7 @@ class Engine:
             )
         ]
         ss.open_qty += qty
-        if otype in _CONDITIONAL:
+        if otype in CONDITIONAL_TYPES:
             self._priority += 1
             o.priority = self._priority
             ss.triggers.add(o)
@@ -334,51 +332,32 @@ class Engine:
         """
         book = ss.book
         tif = o.tif
-        if o.type is LIMIT or o.type not in _MARKET_TYPES:
-            market = False
-            if o.side is BUY:
-                keys = book.ask_keys
-                limit_key = -o.price
-            else:
-                keys = book.bid_keys
-                limit_key = o.price
-            if not keys or keys[-1] < limit_key:
-                # Nothing to take: the common case for a passive limit order.
-                if tif is GTC or tif is GTX:
-                    self._priority += 1
-                    o.priority = self._priority
-                    book.append(o)
-                    self._index(o)
-                elif tif is FOK:
-                    self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
-                else:
-                    self._expire(ss, o, ExpireReason.IOC_REMAINDER, events, seq, ts)
-                return False
+        market = o.type in MARKET_TYPES
+        if o.side is BUY:
+            keys = book.ask_keys
+            limit_key = _NO_LIMIT if market else -o.price
         else:
-            market = True
-            limit_key = _NO_LIMIT
-            keys = book.ask_keys if o.side is BUY else book.bid_keys
-            if not keys:
-                reason = (
-                    ExpireReason.FOK_NOT_FILLABLE if tif is FOK else ExpireReason.MARKET_REMAINDER
-                )
-                self._expire(ss, o, reason, events, seq, ts)
+            keys = book.bid_keys
+            limit_key = _NO_LIMIT if market else o.price
+        before = o.qty
+        stp_reason: ExpireReason | None = None
+        if keys and keys[-1] >= limit_key:  # the order crosses
+            if tif is GTX:
+                self._expire(ss, o, ExpireReason.POST_ONLY_WOULD_TAKE, events, seq, ts)
                 return False
-        # The order crosses.
-        if tif is GTX:
-            self._expire(ss, o, ExpireReason.POST_ONLY_WOULD_TAKE, events, seq, ts)
-            return False
-        if tif is FOK and not self._fillable(book, o, limit_key):
+            if tif is FOK and not self._fillable(book, o, limit_key):
+                self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
+                return False
+            stp_reason = self._match(ss, o, limit_key, events, seq, ts)
+        elif tif is FOK:
             self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
             return False
-        before = o.qty
-        stp_reason = self._match(ss, o, limit_key, events, seq, ts)
         if o.qty:
             if stp_reason is not None:
                 self._expire(ss, o, stp_reason, events, seq, ts)
             elif market:
                 self._expire(ss, o, ExpireReason.MARKET_REMAINDER, events, seq, ts)
-            elif tif is GTC:
+            elif tif is GTC or tif is GTX:
                 self._priority += 1
                 o.priority = self._priority
                 book.append(o)
