@@ -11,12 +11,19 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from exchange.commandfile import CommandFileError, event_to_display, parse_lines
 from exchange.config import ConfigError, load_specs
 from exchange.errors import UserError
+from exchange.journal_cli import (
+    add_journal_options,
+    add_journal_parser,
+    open_recorder,
+    run_journal,
+)
+from oracle import JournalCorrupt, JournalError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,11 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--levels", type=_positive_int, default=None, help="levels to compare (default: all)"
     )
     lob.add_argument("--json", action="store_true", help="print one JSON object")
+    for p in (run, titan, lob):
+        add_journal_options(p)
+    add_journal_parser(sub)
     return parser
 
 
 def _cmd_titan(args: argparse.Namespace) -> int:
+    from exchange.recorder import journaled_apply
     from titan import Engine
+    from titan.commands import Command
+    from titan.events import Event
 
     specs = {s.symbol: s for s in load_specs(args.config)}
     if args.file == "-":
@@ -88,10 +101,19 @@ def _cmd_titan(args: argparse.Namespace) -> int:
         origin = str(path)
     commands = parse_lines(lines, specs, origin)
     engine = Engine(specs.values())
+    apply: Callable[[Command], list[Event]] = engine.apply
+    recorder = None
+    if args.journal:
+        recorder = open_recorder(args, specs.values(), engine)
+        apply = journaled_apply(engine, recorder)
     out = sys.stdout
-    for cmd in commands:
-        for event in engine.apply(cmd):
-            out.write(json.dumps(event_to_display(event, specs[event.symbol])) + "\n")
+    try:
+        for cmd in commands:
+            for event in apply(cmd):
+                out.write(json.dumps(event_to_display(event, specs[event.symbol])) + "\n")
+    finally:
+        if recorder is not None:
+            recorder.close()
     for symbol, spec in specs.items():
         depth = engine.depth(symbol, args.depth)
         if not depth.bids and not depth.asks:
@@ -122,7 +144,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_simulation(args)
 
 
-_COMMANDS = {"titan": _cmd_titan, "lobster": _cmd_lobster, "run": _cmd_run}
+_COMMANDS = {
+    "titan": _cmd_titan,
+    "lobster": _cmd_lobster,
+    "run": _cmd_run,
+    "journal": run_journal,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,7 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _COMMANDS[args.command](args)
-    except (UserError, ConfigError) as exc:
+    except JournalCorrupt as exc:
+        print(f"exchange: {exc}", file=sys.stderr)
+        return 1
+    except (UserError, ConfigError, JournalError) as exc:
         print(f"exchange: error: {exc}", file=sys.stderr)
         return 2
     except CommandFileError as exc:

@@ -17,11 +17,13 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from exchange.errors import UserError
+from exchange.journal_cli import open_recorder
 from exchange.lobster_flow import Check, LobsterFlow, build_commands, translate
 from exchange.lobster_parse import (
     EMPTY_ASK,
@@ -30,7 +32,11 @@ from exchange.lobster_parse import (
     parse_messages,
     parse_orderbook,
 )
+from exchange.recorder import Recorder, journaled_apply
 from titan import Engine, Rejected, Trade
+from titan.commands import Command
+from titan.events import Event
+from titan.symbols import SymbolSpec
 
 __all__ = [
     "Check",
@@ -148,12 +154,14 @@ def replay(
     message_path: str | Path,
     orderbook_path: str | Path | None = None,
     levels: int | None = None,
+    recorder: Callable[[SymbolSpec, Engine], Recorder] | None = None,
 ) -> LobsterReport:
     """Replay a message file through Titan; compare with the orderbook file if given.
 
     Compares the top ``levels`` levels (default: all the file has) after every message
     but the first, and checks the maker of every visible execution. Raises UserError
-    for unreadable, malformed or mismatched files.
+    for unreadable, malformed or mismatched files. With ``recorder`` (called once with
+    the symbol and the fresh engine), every command is journaled with its events.
     """
     messages = parse_messages(message_path)
     book = None if orderbook_path is None else parse_orderbook(orderbook_path)
@@ -178,11 +186,14 @@ def replay(
         n_levels,
         flow=_flow_stats(flow),
     )
+    apply: Callable[[Command], list[Event]] = engine.apply
+    rec = None if recorder is None else recorder(flow.spec, engine)
+    if rec is not None:
+        apply = journaled_apply(engine, rec)
     rejected = 0
     for c in flow.seed:
-        rejected += type(engine.apply(c)[0]) is Rejected
+        rejected += type(apply(c)[0]) is Rejected
 
-    apply = engine.apply
     commands, ends, checks = flow.commands, flow.ends, flow.checks
     mismatched = report.mismatched_rows
     fifo_miss = report.fifo_miss_rows
@@ -226,6 +237,8 @@ def replay(
                 if not mismatched:
                     report.first_mismatch = _describe(messages[i], i + 1, theirs, ours)
                 mismatched.append(i + 1)
+    if rec is not None:
+        rec.close()
     report.replay_seconds = time.perf_counter() - t0
     report.rows_compared = len(ends) - 1 if ncols else 0
     report.rows_identical = identical
@@ -300,7 +313,13 @@ def format_report(r: LobsterReport) -> str:
 def run_cli(args: argparse.Namespace) -> int:
     """``exchange lobster``: exit 0 when the replay ran with Titan's invariants intact,
     1 when they broke (user errors raise UserError: exit 2)."""
-    report = replay(args.message_file, args.orderbook, args.levels)
+    recorder = None
+    if args.journal:
+
+        def recorder(spec: SymbolSpec, engine: Engine) -> Recorder:
+            return open_recorder(args, [spec], engine)
+
+    report = replay(args.message_file, args.orderbook, args.levels, recorder)
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict()) + "\n")
     else:

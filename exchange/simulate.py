@@ -14,6 +14,9 @@ Rules
   never interrupted in the middle of a command; the summary is printed and the exit
   status is 0. A second Ctrl+C while stopping interrupts at once (the CLI then reports
   "interrupted", without a traceback).
+- Journal: with ``--journal DIR`` every command and its events go to an Oracle journal
+  (group commit of ``--batch`` records, ``--durability`` sync or async, checkpoints and
+  snapshots); the records still queued are committed when the run stops.
 - Exit status: 0, or 1 if the engine's invariants are violated at the end.
 - Memory: events are counted, not kept, and the flow keeps the book bounded (cancels
   and fills balance placements), so an endless run stays flat. The run uses the
@@ -36,8 +39,12 @@ from typing import Any, TextIO
 from exchange.config import load_specs
 from exchange.errors import UserError
 from exchange.flow import OrderFlow
+from exchange.journal_cli import open_recorder
+from exchange.recorder import Recorder, journaled_apply
 from exchange.runtime import restore_gc, tune_gc
 from titan import Engine, Rejected, SymbolSpec, Trade
+from titan.commands import Command
+from titan.events import Event
 
 CHUNK = 1_000  # commands between two looks at the stop flag
 
@@ -157,6 +164,7 @@ def simulate(
     report_every: int,
     out: TextIO,
     should_stop: Callable[[], str] = lambda: "",
+    recorder: Callable[[Engine], Recorder] | None = None,
 ) -> int:
     """Run the flow through a fresh engine, printing to ``out``; returns the exit status.
 
@@ -167,7 +175,10 @@ def simulate(
     except ValueError as exc:
         raise UserError(f"cannot simulate these symbols: {exc}") from None
     engine = Engine(specs)
-    apply = engine.apply
+    apply: Callable[[Command], list[Event]] = engine.apply
+    rec = None if recorder is None else recorder(engine)
+    if rec is not None:
+        apply = journaled_apply(engine, rec)
     target = f"{commands:,} commands" if commands is not None else "until stopped"
     print("exchange run: a seeded synthetic order flow through the Titan matching engine", file=out)
     print(f"  symbols: {', '.join(_describe_spec(s) for s in specs)}", file=out)
@@ -220,6 +231,12 @@ def simulate(
     except KeyboardInterrupt:
         # only if a KeyboardInterrupt got past the stop flag (no signal handler)
         why = "Ctrl+C"
+    if rec is not None:
+        head = rec.close()
+        print(
+            f"  journal: records 1..{head.seq} committed, chain head {head.chain.hex()[:16]}",
+            file=out,
+        )
     elapsed = time.perf_counter() - start
     text, sound = _summary(engine, specs, t, elapsed, why)
     print(text, file=out, flush=True)
@@ -233,6 +250,12 @@ def run_simulation(args: argparse.Namespace) -> int:
     stop = _StopFlag()
     stop.install()
     saved_gc = tune_gc()
+    recorder = None
+    if args.journal:
+
+        def recorder(engine: Engine) -> Recorder:
+            return open_recorder(args, specs, engine)
+
     try:
         return simulate(
             specs,
@@ -241,6 +264,7 @@ def run_simulation(args: argparse.Namespace) -> int:
             report_every=args.report_every,
             out=sys.stdout,
             should_stop=lambda: stop.reason,
+            recorder=recorder,
         )
     finally:
         restore_gc(saved_gc)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from oracle.backend import META, RECORDS, SNAPSHOTS, Backend, MemoryBackend
-from oracle.chain import GENESIS, HASH_SIZE, key_seq, link, seq_key
+from oracle.chain import GENESIS, HASH_SIZE, key_seq, seq_key
 from oracle.codec import (
     CodecError,
     decode_body,
@@ -32,7 +32,6 @@ from oracle.codec import (
     encode_body,
     encode_head,
     encode_snapshot,
-    split_value,
 )
 from oracle.errors import (
     AppendError,
@@ -177,7 +176,8 @@ class Journal:
         if last_seq != head.seq:
             bad = min(last_seq, head.seq) + 1
             raise JournalCorrupt(
-                bad, f"the head says the last record is {head.seq} but the journal ends at {last_seq}"
+                bad,
+                f"the head names record {head.seq} but the journal ends at {last_seq}",
             )
         if last is not None and last[1][-HASH_SIZE:] != head.chain:
             raise JournalCorrupt(head.seq, "the last record's chain hash differs from the head")
