@@ -23,13 +23,15 @@ from oracle.record import Head, Record, Snapshot
 
 RECORD_VERSION = 1
 SNAPSHOT_VERSION = 1
-_PREFIX = bytes([RECORD_VERSION])
+RECORD_PREFIX = bytes([RECORD_VERSION])
 _SNAP_PREFIX = bytes([SNAPSHOT_VERSION])
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
 encode = _encoder.encode
 """MessagePack-encode a plain value (the codec's only encoder)."""
+ENCODE_ERRORS = (TypeError, ValueError, OverflowError, msgspec.EncodeError)
+"""What encoding (or unpacking a malformed record) can raise."""
 
 
 class CodecError(ValueError):
@@ -47,8 +49,8 @@ def decode(data: bytes | memoryview) -> Any:
 def encode_body(record: Record) -> bytes:
     """The version byte and MessagePack body of ``record`` (the chain hash is appended)."""
     try:
-        return _PREFIX + encode(record)
-    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        return RECORD_PREFIX + encode(record)
+    except ENCODE_ERRORS as exc:
         raise CodecError(f"record {record.seq} is not encodable: {exc}") from None
 
 

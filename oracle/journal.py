@@ -25,11 +25,13 @@ from typing import NamedTuple
 from oracle.backend import META, RECORDS, SNAPSHOTS, Backend, MemoryBackend
 from oracle.chain import GENESIS, HASH_SIZE, key_seq, seq_key
 from oracle.codec import (
+    ENCODE_ERRORS,
+    RECORD_PREFIX,
     CodecError,
     decode_body,
     decode_head,
     decode_snapshot,
-    encode_body,
+    encode,
     encode_head,
     encode_snapshot,
 )
@@ -249,26 +251,28 @@ class Journal:
         put = batch.put
         sha = hashlib.sha256
         key_of = seq_key
-        for rec in records:
-            seq += 1
-            rts = rec.ts
-            cp = rec.checkpoint
-            if (
-                rec.seq != seq
-                or rts.__class__ is not int
-                or rts < ts
-                or rec.seq.__class__ is not int
-                or (cp is not None and cp.__class__ is not str)
-            ):
-                raise _append_error(rec, seq, ts)
-            ts = rts
-            key = key_of(seq)
-            try:
-                body = encode_body(rec)
-            except CodecError as exc:
-                raise AppendError(str(exc)) from None
-            h = sha(h + key + body).digest()
-            put(key, body + h)
+        prefix = RECORD_PREFIX
+        enc = encode
+        try:
+            # The hot loop inlines codec.encode_body (a Python call per record costs ~10%).
+            for rec in records:
+                rseq, rts, _input, _events, cp = rec
+                seq += 1
+                if (
+                    rseq != seq
+                    or rts < ts
+                    or rts.__class__ is not int
+                    or rseq.__class__ is not int
+                    or (cp is not None and cp.__class__ is not str)
+                ):
+                    raise _append_error(rec, seq, ts)
+                ts = rts
+                key = key_of(seq)
+                body = prefix + enc(rec)
+                h = sha(h + key + body).digest()
+                put(key, body + h)
+        except ENCODE_ERRORS as exc:
+            raise AppendError(f"record {seq} is not a valid record: {exc}") from None
         new_head = Head(seq, ts, h)
         batch.put_in(META, _HEAD_KEY, encode_head(new_head))
         try:
