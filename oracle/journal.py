@@ -176,7 +176,8 @@ class Journal:
         last = self._backend.last(RECORDS)
         last_seq = 0 if last is None else _key_seq_or_corrupt(last[0], head.seq)
         if last_seq != head.seq:
-            bad = min(last_seq, head.seq) + 1
+            # Only on damage: scan the keys for the first one out of place.
+            bad = self._first_misplaced(min(last_seq, head.seq) + 1)
             raise JournalCorrupt(
                 bad,
                 f"the head names record {head.seq} but the journal ends at {last_seq}",
@@ -184,6 +185,18 @@ class Journal:
         if last is not None and last[1][-HASH_SIZE:] != head.chain:
             raise JournalCorrupt(head.seq, "the last record's chain hash differs from the head")
         return head
+
+    def _first_misplaced(self, limit: int) -> int:
+        """The first seq <= ``limit`` whose key is missing or out of place."""
+        expected = 1
+        try:
+            for key, _ in self._backend.scan(RECORDS, seq_key(1)):
+                if expected >= limit or key != seq_key(expected):
+                    break
+                expected += 1
+        except StorageError:
+            pass
+        return expected
 
     def _check_anchor(self) -> None:
         raw = self._backend.read_anchor()
@@ -256,13 +269,14 @@ class Journal:
         try:
             # The hot loop inlines codec.encode_body (a Python call per record costs ~10%).
             for rec in records:
-                rseq, rts, _input, _events, cp = rec
+                rseq, rts, _input, events, cp = rec
                 seq += 1
                 if (
                     rseq != seq
                     or rts < ts
                     or rts.__class__ is not int
                     or rseq.__class__ is not int
+                    or (events.__class__ is not list and events.__class__ is not tuple)
                     or (cp is not None and cp.__class__ is not str)
                 ):
                     raise _append_error(rec, seq, ts)
@@ -510,4 +524,6 @@ def _append_error(rec: Record, seq: int, ts: int) -> AppendError:
         return AppendError(f"record {seq}: ts must be an integer, got {rec.ts!r}")
     if rec.ts < ts:
         return AppendError(f"record {seq}: ts {rec.ts} is before the previous record's {ts}")
+    if not isinstance(rec.events, list | tuple):
+        return AppendError(f"record {seq}: events must be a list, got {type(rec.events).__name__}")
     return AppendError(f"record {seq}: checkpoint must be a state-hash string or None")

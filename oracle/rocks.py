@@ -98,6 +98,14 @@ class RocksBackend:
                 raise JournalError(f"{self.path} exists and is not a directory")
             if self.path.is_dir() and any(self.path.iterdir()):
                 raise JournalError(f"{self.path} is not empty and holds no journal")
+        elif create and not read_only:
+            # Never adopt somebody else's RocksDB: a journal has all three families.
+            try:
+                present = set(Rdict.list_cf(str(self.path)))
+            except Exception as exc:
+                raise _open_error(self.path, exc) from None
+            if not present.issuperset(FAMILIES):
+                raise JournalError(f"{self.path} is a RocksDB database but not a journal")
         # A reader takes the anchor before the data, so the data it sees is never older.
         self._anchor_at_open = self._load_anchor()
         try:
