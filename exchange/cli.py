@@ -23,7 +23,7 @@ from exchange.journal_cli import (
     open_recorder,
     run_journal,
 )
-from oracle import JournalCorrupt, JournalError
+from oracle import JournalCorrupt, JournalError, StorageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -163,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except JournalCorrupt as exc:
         print(f"exchange: {exc}", file=sys.stderr)
+        return 1
+    except StorageError as exc:  # RocksDB found damage (or an I/O error) in the files
+        print(f"exchange: journal unreadable: {exc}", file=sys.stderr)
         return 1
     except (UserError, ConfigError, JournalError) as exc:
         print(f"exchange: error: {exc}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """``exchange journal ...`` (inspect, verify, audit, replay) and the ``--journal`` option.
 
-Exit status: 0 when every check passed, 1 when the journal is damaged or an audit found
-a divergence (the message names the seq), 2 for usage errors (no journal there, journal
-in use, bad flags). A traceback is never shown.
+Exit status: 0 when every check passed, 1 when the journal is damaged (the message names
+the seq where one can be named; RocksDB refusing its own files names none) or an audit
+found a divergence, 2 for usage errors (no journal there, journal in use, bad flags). A
+traceback is never shown.
 """
 
 from __future__ import annotations

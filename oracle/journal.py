@@ -116,6 +116,13 @@ class Journal:
         self._failed: str | None = None
         fmt = backend.get(META, _FORMAT_KEY)
         if fmt is None:
+            lost = self._anchor_seq()
+            if lost:
+                raise JournalCorrupt(
+                    1,
+                    f"records 1..{lost} were acknowledged but are missing "
+                    "(journal truncated, or its write-ahead log damaged)",
+                )
             if self.read_only or backend.last(RECORDS) is not None:
                 raise JournalError("not a journal: the format marker is missing")
             batch = backend.new_batch()
@@ -197,6 +204,14 @@ class Journal:
         except StorageError:
             pass
         return expected
+
+    def _anchor_seq(self) -> int:
+        """The seq the anchor names (0 without a well-formed anchor)."""
+        raw = self._backend.read_anchor()
+        if not raw or len(raw) != _ANCHOR.size:
+            return 0
+        seq: int = _ANCHOR.unpack(raw)[0]
+        return seq
 
     def _check_anchor(self) -> None:
         raw = self._backend.read_anchor()

@@ -74,13 +74,51 @@ class _RocksBatch:
 
 
 def _open_error(path: Path, exc: Exception) -> JournalError:
-    text = str(exc)
+    text = " ".join(str(exc).split())  # RocksDB messages may span lines
     low = text.lower()
-    if "lock" in low:
+    if "corruption" in low:
+        return StorageError(f"cannot open journal {path}: {text}")
+    if "while lock file" in low or "lock hold by" in low:
         return JournalInUse(f"journal {path} is in use by another process")
     if "no such file" in low or "does not exist" in low:
         return JournalNotFound(f"no journal at {path}")
     return StorageError(f"cannot open journal {path}: {text}")
+
+
+_CREATION_LEFTOVERS = ("LOCK", "LOG", "IDENTITY", "rocksdict-config.json")
+_CREATION_PREFIXES = ("LOG.old.", "MANIFEST-", "OPTIONS-")
+
+
+def _default_family_used(path: Path) -> bool:
+    """Whether the default column family holds data (a journal never writes there)."""
+    try:
+        db = Rdict(str(path), Options(raw_mode=True), access_type=AccessType.read_only())
+    except Exception as exc:
+        raise _open_error(path, exc) from None
+    try:
+        probe = db.iter()
+        probe.seek_to_first()
+        used = probe.valid()
+        del probe
+        return used
+    finally:
+        db.close()
+
+
+def _only_creation_leftovers(path: Path) -> bool:
+    """Whether ``path`` holds nothing but what a RocksDB killed while creating leaves.
+
+    Such a directory has no CURRENT file and so no data; creating again is safe. (An
+    anchor file means a journal once acknowledged data here: never recreate over it.)
+    """
+    for entry in path.iterdir():
+        name = entry.name
+        if name in _CREATION_LEFTOVERS or name.startswith(_CREATION_PREFIXES):
+            continue
+        if name.endswith(".dbtmp") or (name.endswith(".log") and entry.stat().st_size == 0):
+            continue
+        return False
+    return True
 
 
 class RocksBackend:
@@ -96,7 +134,7 @@ class RocksBackend:
                 raise JournalNotFound(f"no journal at {self.path}")
             if self.path.exists() and not self.path.is_dir():
                 raise JournalError(f"{self.path} exists and is not a directory")
-            if self.path.is_dir() and any(self.path.iterdir()):
+            if self.path.is_dir() and not _only_creation_leftovers(self.path):
                 raise JournalError(f"{self.path} is not empty and holds no journal")
         elif create and not read_only:
             # Never adopt somebody else's RocksDB: a journal has all three families.
@@ -104,7 +142,9 @@ class RocksBackend:
                 present = set(Rdict.list_cf(str(self.path)))
             except Exception as exc:
                 raise _open_error(self.path, exc) from None
-            if not present.issuperset(FAMILIES):
+            if not present.issubset({"default", *FAMILIES}) or (
+                not present.issuperset(FAMILIES) and _default_family_used(self.path)
+            ):
                 raise JournalError(f"{self.path} is a RocksDB database but not a journal")
         # A reader takes the anchor before the data, so the data it sees is never older.
         self._anchor_at_open = self._load_anchor()
