@@ -502,17 +502,17 @@ def measure_replay(
     out: dict[str, Any] = {}
     _put(out, "replay_per_second", [n / r.seconds for r in full])
     _put(out, "full_replay_seconds", [r.seconds for r in full], 3)
-    _put(out, "snapshot_recovery_seconds", [r.seconds for r in last], 4)
+    _put(out, "snapshot_recovery_best_seconds", [r.seconds for r in last], 4)
     _put(
         out,
-        "snapshot_recovery_speedup",
+        "snapshot_recovery_best_speedup",
         [f.seconds / s.seconds for f, s in zip(full, last, strict=True)],
         2,
     )
-    _put(out, "snapshot_recovery_worst_seconds", [r.seconds for r in worst], 4)
+    _put(out, "snapshot_recovery_seconds", [r.seconds for r in worst], 4)
     _put(
         out,
-        "snapshot_recovery_worst_speedup",
+        "snapshot_recovery_speedup",
         [f.seconds / s.seconds for f, s in zip(full, worst, strict=True)],
         2,
     )
@@ -520,12 +520,12 @@ def measure_replay(
         (f.seconds + f.open_seconds) / (s.seconds + s.open_seconds)
         for f, s in zip(full, last, strict=True)
     ]
-    out["snapshot_recovery_speedup_with_open"] = round(statistics.median(with_open), 2)
+    out["snapshot_recovery_best_speedup_with_open"] = round(statistics.median(with_open), 2)
     with_open = [
         (f.seconds + f.open_seconds) / (s.seconds + s.open_seconds)
         for f, s in zip(full, worst, strict=True)
     ]
-    out["snapshot_recovery_worst_speedup_with_open"] = round(statistics.median(with_open), 2)
+    out["snapshot_recovery_speedup_with_open"] = round(statistics.median(with_open), 2)
     out["open_read_only_seconds"] = round(
         statistics.median([r.open_seconds for r in full + last + worst]), 4
     )
@@ -637,11 +637,11 @@ def format_table(r: dict[str, Any]) -> str:
         f"{'audit (re-execute and compare)':<34} {rate('audit_per_second')}",
         f"{'verify (chain, decode, snapshots)':<34} {rate('verify_per_second')}",
         f"recovery: full replay {r['full_replay_seconds']:.2f} s; snapshot {r['snapshot_seq']:,}"
-        f" + {r['snapshot_tail_records']:,} records {r['snapshot_recovery_seconds']:.3f} s "
-        f"({r['snapshot_recovery_speedup']:.1f}x); worst case snapshot "
+        f" + {r['snapshot_tail_records']:,} records {r['snapshot_recovery_best_seconds']:.3f} s "
+        f"({r['snapshot_recovery_best_speedup']:.1f}x); worst case snapshot "
         f"{r['snapshot_worst_from']:,} + {r['snapshot_worst_tail_records']:,} records "
-        f"{r['snapshot_recovery_worst_seconds']:.3f} s "
-        f"({r['snapshot_recovery_worst_speedup']:.1f}x); read-only open "
+        f"{r['snapshot_recovery_seconds']:.3f} s "
+        f"({r['snapshot_recovery_speedup']:.1f}x); read-only open "
         f"{r['open_read_only_seconds']:.3f} s not included",
         f"disk: {r['bytes_per_record']:.1f} B/record after close (memtables flushed, no "
         f"compaction), "
@@ -651,9 +651,8 @@ def format_table(r: dict[str, Any]) -> str:
     lines.append(
         f"targets: sync >= {TARGET_SYNC:,}/s {'yes' if t['sync_rate_met'] else 'NO'}; "
         f"sync >= {TARGET_SYNC_VS_RAW}x raw {'yes' if t['sync_vs_raw_met'] else 'NO'}; "
-        f"snapshot recovery >= {TARGET_SNAPSHOT_SPEEDUP:.0f}x "
-        f"{'yes' if t['snapshot_speedup_met'] else 'NO'} "
-        f"(worst case {'yes' if t['snapshot_worst_speedup_met'] else 'NO'})"
+        f"snapshot recovery (worst case) >= {TARGET_SNAPSHOT_SPEEDUP:.0f}x "
+        f"{'yes' if t['snapshot_speedup_met'] else 'NO'}"
     )
     return "\n".join(lines)
 
@@ -763,9 +762,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "snapshot_recovery_speedup": TARGET_SNAPSHOT_SPEEDUP,
         "sync_rate_met": results["append_sync_per_second"] >= TARGET_SYNC,
         "sync_vs_raw_met": results["sync_vs_raw_ratio"] >= TARGET_SYNC_VS_RAW,
+        # judged on the worst case: the newest snapshot before the target, a full
+        # interval of tail behind it (the best case, a snapshot at the target, is ~800x)
         "snapshot_speedup_met": results["snapshot_recovery_speedup"] >= TARGET_SNAPSHOT_SPEEDUP,
-        "snapshot_worst_speedup_met": results["snapshot_recovery_worst_speedup"]
-        >= TARGET_SNAPSHOT_SPEEDUP,
     }
     results["parameters"] = {
         "records": w.records,
