@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from exchange.commandfile import CommandFileError, event_to_display, parse_lines
 from exchange.config import ConfigError, load_specs
@@ -23,7 +24,7 @@ from exchange.journal_cli import (
     open_recorder,
     run_journal,
 )
-from oracle import JournalCorrupt, JournalError, StorageError
+from oracle import JournalCorrupt, JournalError, SnapshotError, StorageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,6 +105,7 @@ def _cmd_titan(args: argparse.Namespace) -> int:
     apply: Callable[[Command], list[Event]] = engine.apply
     recorder = None
     if args.journal:
+        _check_journal_times(commands, origin)
         recorder = open_recorder(args, specs.values(), engine)
         apply = journaled_apply(engine, recorder)
     out = sys.stdout
@@ -130,6 +132,19 @@ def _cmd_titan(args: argparse.Namespace) -> int:
                 f"{spec.qty_decimal(row.qty)} {row.orders}\n"
             )
     return 0
+
+
+def _check_journal_times(commands: Sequence[Any], origin: str) -> None:
+    """A journal needs ts >= 0 and never decreasing: check before anything runs."""
+    prev = 0
+    for line, cmd in enumerate(commands, 1):
+        if cmd.ts < prev:
+            what = "negative" if cmd.ts < 0 else f"before the previous command's {prev}"
+            raise UserError(
+                f"{origin}: command {line}: ts {cmd.ts} is {what}; a journal needs "
+                "timestamps that never go back (nothing was executed)"
+            )
+        prev = cmd.ts
 
 
 def _cmd_lobster(args: argparse.Namespace) -> int:
@@ -161,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _COMMANDS[args.command](args)
-    except JournalCorrupt as exc:
+    except (JournalCorrupt, SnapshotError) as exc:
         print(f"exchange: {exc}", file=sys.stderr)
         return 1
     except StorageError as exc:  # RocksDB found damage (or an I/O error) in the files

@@ -137,7 +137,9 @@ def _info(args: argparse.Namespace, journal: Journal) -> int:
     }
     text = [
         f"journal {args.dir}: {machine} over {', '.join(data['symbols'])}",
-        f"  records 1..{journal.last_seq}, last ts {journal.head.ts}",
+        f"  records 1..{journal.last_seq}, last ts {journal.head.ts}"
+        if journal.last_seq
+        else "  no records yet",
         f"  chain head {journal.head.chain.hex()}",
         f"  {data['disk_bytes']:,} bytes on disk",
         f"  snapshots: {', '.join(str(s.seq) for s in snaps) or 'none'}",

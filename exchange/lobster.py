@@ -314,12 +314,18 @@ def run_cli(args: argparse.Namespace) -> int:
     """``exchange lobster``: exit 0 when the replay ran with Titan's invariants intact,
     1 when they broke (user errors raise UserError: exit 2)."""
     recorder = None
+    made: list[Recorder] = []
     if args.journal:
 
         def recorder(spec: SymbolSpec, engine: Engine) -> Recorder:
-            return open_recorder(args, [spec], engine)
+            made.append(open_recorder(args, [spec], engine))
+            return made[-1]
 
-    report = replay(args.message_file, args.orderbook, args.levels, recorder)
+    try:
+        report = replay(args.message_file, args.orderbook, args.levels, recorder)
+    finally:
+        for rec in made:  # commits what is queued if the replay stopped early
+            rec.close()
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict()) + "\n")
     else:

@@ -35,6 +35,8 @@ def titan_genesis(specs: Iterable[SymbolSpec]) -> bytes:
 
 def parse_genesis(genesis: bytes) -> tuple[str, list[SymbolSpec]]:
     """(machine name, symbol specs) from genesis bytes (GenesisError naming the problem)."""
+    if not genesis:
+        raise GenesisError("the journal has no machine description (it was created without one)")
     try:
         data = decode(genesis)
     except CodecError as exc:

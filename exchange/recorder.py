@@ -3,9 +3,10 @@
 The sequencer executes an input, then hands the record to :class:`Recorder`, which
 commits records in batches of ``batch_size`` (one atomic, durable write each), writes
 the machine's state hash into every ``checkpoint_every``-th record, and stores a
-snapshot after every ``snapshot_every``-th record. Events of a record are released to
-subscribers only after :meth:`flush` returns, so nothing is published that the journal
-could lose.
+snapshot after every ``snapshot_every``-th record. A refused batch stays queued (nothing
+is dropped silently). Today's callers (the CLI commands) act on events as soon as the
+engine returns them, before their batch is committed; the sequencer that publishes
+events to subscribers must release them only after :meth:`flush` returns.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class Recorder:
     def flush(self) -> Head:
         """Commit every queued record (durably in SYNC mode) and return the new head."""
         if self._pending:
-            pending, self._pending = self._pending, []
-            return self.journal.append(pending)
+            head = self.journal.append(self._pending)  # raises -> the batch stays queued
+            self._pending = []
+            return head
         return self.journal.head
 
 

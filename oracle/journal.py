@@ -50,6 +50,7 @@ _GENESIS_KEY = b"genesis"
 _HEAD_KEY = b"head"
 _ANCHOR = struct.Struct(">QQ32s")
 EMPTY_HEAD = Head(0, 0, GENESIS)
+_MAX_SEQ = 2**64 - 1
 
 
 class Durability(StrEnum):
@@ -114,6 +115,8 @@ class Journal:
         self._last_fsync = time.monotonic()
         self._unsynced = False
         self._failed: str | None = None
+        self._closed = False
+        self._pending_anchor: bytes | None = None
         fmt = backend.get(META, _FORMAT_KEY)
         if fmt is None:
             lost = self._anchor_seq()
@@ -158,6 +161,10 @@ class Journal:
         """
         from oracle.rocks import RocksBackend
 
+        try:
+            Durability(durability)
+        except ValueError:
+            raise JournalError(f"unknown durability {durability!r} (use sync or async)") from None
         backend = RocksBackend(path, create=create and not read_only, read_only=read_only)
         try:
             return cls(
@@ -268,6 +275,8 @@ class Journal:
         """
         if self.read_only:
             raise JournalError("the journal is open read-only")
+        if self._closed:
+            raise JournalError("the journal is closed")
         if self._failed is not None:
             raise JournalError(f"the journal refused writes after an error: {self._failed}")
         if not records:
@@ -310,8 +319,11 @@ class Journal:
             self._failed = str(exc)
             raise
         self._head = new_head
-        backend.write_anchor(_ANCHOR.pack(seq, ts, h))
-        if not self._sync:
+        if self._sync:
+            backend.write_anchor(_ANCHOR.pack(seq, ts, h))
+        else:
+            # The anchor must never lead durable data: in ASYNC mode it waits for the fsync.
+            self._pending_anchor = _ANCHOR.pack(seq, ts, h)
             self._unsynced = True
             now = time.monotonic()
             if now - self._last_fsync >= self._fsync_interval:
@@ -323,6 +335,9 @@ class Journal:
         if self._unsynced:
             self._backend.sync_wal()
             self._unsynced = False
+        if self._pending_anchor is not None:
+            self._backend.write_anchor(self._pending_anchor)
+            self._pending_anchor = None
         self._last_fsync = time.monotonic()
 
     def save_snapshot(self, seq: int, state_hash: str, blob: bytes) -> Snapshot:
@@ -343,7 +358,10 @@ class Journal:
         return snap
 
     def close(self) -> None:
-        """Fsync (ASYNC mode) and release the store."""
+        """Fsync (ASYNC mode), write the anchor, and release the store (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             if not self.read_only and self._failed is None:
                 self.sync()
@@ -359,7 +377,10 @@ class Journal:
     # -- snapshots -------------------------------------------------------------------
 
     def _checked_snapshot(self, key: bytes, value: bytes) -> Snapshot:
-        seq = key_seq(key)
+        try:
+            seq = key_seq(key)
+        except ValueError:
+            raise SnapshotError(f"a snapshot key is malformed: {key!r}") from None
         try:
             snap = decode_snapshot(value)
         except CodecError as exc:
@@ -374,7 +395,7 @@ class Journal:
 
     def load_snapshot(self, at_or_before: int) -> Snapshot | None:
         """The newest snapshot with seq <= ``at_or_before``, verified (SnapshotError if bad)."""
-        found = self._backend.floor(SNAPSHOTS, seq_key(max(0, at_or_before)))
+        found = self._backend.floor(SNAPSHOTS, seq_key(min(max(0, at_or_before), _MAX_SEQ)))
         if found is None:
             return None
         return self._checked_snapshot(*found)
@@ -382,7 +403,7 @@ class Journal:
     def newest_valid_snapshot(self, at_or_before: int) -> tuple[Snapshot | None, list[str]]:
         """Like :meth:`load_snapshot`, skipping bad snapshots; also returns why each was."""
         skipped: list[str] = []
-        limit = max(0, at_or_before)
+        limit = min(max(0, at_or_before), _MAX_SEQ)
         while True:
             found = self._backend.floor(SNAPSHOTS, seq_key(limit))
             if found is None:
@@ -400,10 +421,14 @@ class Journal:
         out = []
         for key, value in self._backend.scan(SNAPSHOTS, seq_key(0)):
             try:
+                seq = key_seq(key)
+            except ValueError:
+                raise SnapshotError(f"a snapshot key is malformed: {key!r}") from None
+            try:
                 snap = decode_snapshot(value)
-                out.append(SnapshotInfo(key_seq(key), snap.state_hash, len(snap.blob)))
+                out.append(SnapshotInfo(seq, snap.state_hash, len(snap.blob)))
             except (CodecError, ValueError):
-                out.append(SnapshotInfo(key_seq(key), "?", len(value)))
+                out.append(SnapshotInfo(seq, "?", len(value)))
         return out
 
     # -- reading ---------------------------------------------------------------------
@@ -442,6 +467,8 @@ class Journal:
                 expected += 1
         except StorageError as exc:
             raise JournalCorrupt(expected, f"unreadable: {exc}") from None
+        if self._closed:
+            raise JournalError("the journal was closed while it was being read")
         raise JournalCorrupt(expected, f"missing: the journal ends before seq {last}")
 
     def records(self, start: int = 1, stop: int | None = None) -> Iterator[Record]:
@@ -531,14 +558,17 @@ def _misplaced(key: bytes, expected: int) -> JournalCorrupt:
 
 
 def _append_error(rec: Record, seq: int, ts: int) -> AppendError:
-    if type(rec.seq) is not int:
-        return AppendError(f"record seq must be an integer, got {rec.seq!r}")
-    if rec.seq != seq:
-        return AppendError(f"record seq {rec.seq} out of order: the next seq is {seq}")
-    if type(rec.ts) is not int:
-        return AppendError(f"record {seq}: ts must be an integer, got {rec.ts!r}")
-    if rec.ts < ts:
-        return AppendError(f"record {seq}: ts {rec.ts} is before the previous record's {ts}")
-    if not isinstance(rec.events, list | tuple):
-        return AppendError(f"record {seq}: events must be a list, got {type(rec.events).__name__}")
+    rseq, rts, _, events, _ = rec  # a plain 5-tuple is accepted as a record, too
+    if type(rseq) is not int:
+        return AppendError(f"record seq must be an integer, got {rseq!r}")
+    if rseq != seq:
+        return AppendError(f"record seq {rseq} out of order: the next seq is {seq}")
+    if type(rts) is not int:
+        return AppendError(f"record {seq}: ts must be an integer, got {rts!r}")
+    if rts < 0:
+        return AppendError(f"record {seq}: ts {rts} is negative")
+    if rts < ts:
+        return AppendError(f"record {seq}: ts {rts} is before the previous record's {ts}")
+    if not isinstance(events, list | tuple):
+        return AppendError(f"record {seq}: events must be a list, got {type(events).__name__}")
     return AppendError(f"record {seq}: checkpoint must be a state-hash string or None")

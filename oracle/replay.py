@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from oracle.codec import encode
-from oracle.errors import JournalError
+from oracle.errors import JournalCorrupt, JournalError, SnapshotError
 from oracle.journal import Journal
 
 
@@ -107,10 +107,17 @@ def _start(
     journal: Journal, factory: MachineFactory, target: int, use_snapshots: bool
 ) -> tuple[Machine, int, list[str]]:
     skipped: list[str] = []
-    if use_snapshots:
-        snap, skipped = journal.newest_valid_snapshot(target)
-        if snap is not None:
+    limit = target
+    while use_snapshots and limit > 0:
+        snap, why = journal.newest_valid_snapshot(limit)
+        skipped += why
+        if snap is None:
+            break
+        try:
             return factory.restore(journal.genesis, snap.blob), snap.seq, skipped
+        except (ValueError, TypeError, KeyError) as exc:
+            skipped.append(f"snapshot {snap.seq} cannot be restored: {exc}")
+            limit = snap.seq - 1
     return factory.fresh(journal.genesis), 0, skipped
 
 
@@ -134,7 +141,12 @@ def rebuild(
     apply = machine.apply
     count = 0
     for rec in journal.records(base + 1, target):
-        apply(rec.input)
+        try:
+            apply(rec.input)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise JournalCorrupt(
+                rec.seq, f"the machine refused the journaled input: {exc}"
+            ) from None
         count += 1
     return Rebuilt(machine, target, base, count, time.perf_counter() - started, skipped)
 
@@ -175,19 +187,29 @@ def audit(
     Compares each record's regenerated events with the journaled ones (as MessagePack
     bytes, so 1 and True differ), each journaled checkpoint with the machine's state
     hash, and each stored snapshot's hash on the way. Starts from genesis, or with
-    ``from_snapshot`` from the oldest valid snapshot (a quicker, partial audit). Stops at
-    the first divergence; chain damage raises JournalCorrupt naming its seq.
+    ``from_snapshot`` from the oldest snapshot (a quicker, partial audit). Stops at
+    the first divergence; chain damage raises JournalCorrupt and a damaged or
+    unrestorable snapshot SnapshotError, each naming its seq.
     """
     started = time.perf_counter()
     last = journal.last_seq if stop is None else min(stop, journal.last_seq)
-    snaps = {info.seq: info.state_hash for info in journal.snapshots() if info.seq <= last}
+    # Every snapshot is fully checked first (SnapshotError names a damaged one).
+    snaps = {}
+    for info in journal.snapshots():
+        if info.seq <= last:
+            snap = journal.load_snapshot(info.seq)
+            assert snap is not None and snap.seq == info.seq
+            snaps[snap.seq] = snap.state_hash
     machine: Machine
     base = 0
     if from_snapshot and snaps:
         first = min(snaps)
         snap = journal.load_snapshot(first)
         assert snap is not None
-        machine, base = factory.restore(journal.genesis, snap.blob), snap.seq
+        try:
+            machine, base = factory.restore(journal.genesis, snap.blob), snap.seq
+        except (ValueError, TypeError, KeyError) as exc:
+            raise SnapshotError(f"snapshot {first} cannot be restored: {exc}", first) from None
     else:
         machine = factory.fresh(journal.genesis)
     records = events = checkpoints = snapshots = 0

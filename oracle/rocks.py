@@ -16,7 +16,8 @@ Rules this module keeps (see docs/oracle.md and DESIGN.md section 6):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import weakref
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,12 @@ def _open_error(path: Path, exc: Exception) -> JournalError:
     low = text.lower()
     if "corruption" in low:
         return StorageError(f"cannot open journal {path}: {text}")
+    if "lock hold by current process" in low:
+        return JournalInUse(f"journal {path} is already open in this process")
     if "while lock file" in low or "lock hold by" in low:
         return JournalInUse(f"journal {path} is in use by another process")
+    if "column family not found" in low:
+        return JournalError(f"{path} is a RocksDB database but not a journal")
     if "no such file" in low or "does not exist" in low:
         return JournalNotFound(f"no journal at {path}")
     return StorageError(f"cannot open journal {path}: {text}")
@@ -129,6 +134,7 @@ class RocksBackend:
         self.read_only = read_only
         self._anchor_path = self.path / ANCHOR_FILE
         self._anchor_fd: int | None = None
+        self._scans: weakref.WeakSet[Generator[tuple[bytes, bytes], None, None]] = weakref.WeakSet()
         if not is_rocksdb_dir(self.path):
             if read_only or not create:
                 raise JournalNotFound(f"no journal at {self.path}")
@@ -206,7 +212,14 @@ class RocksBackend:
             raise StorageError(f"read of {self.path} failed: {exc}") from None
         return value
 
-    def scan(self, family: str, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def scan(self, family: str, start: bytes) -> Generator[tuple[bytes, bytes], None, None]:
+        # Live scans hold RocksDB open; close() closes them, so a reopen never finds
+        # the store still locked by an abandoned iterator.
+        gen = self._scan(family, start)
+        self._scans.add(gen)
+        return gen
+
+    def _scan(self, family: str, start: bytes) -> Generator[tuple[bytes, bytes], None, None]:
         try:
             it = self._cfs[family].iter()
             it.seek(start)
@@ -266,6 +279,8 @@ class RocksBackend:
         return total
 
     def close(self) -> None:
+        for gen in list(self._scans):
+            gen.close()
         if self._anchor_fd is not None:
             os.close(self._anchor_fd)
             self._anchor_fd = None
