@@ -85,13 +85,30 @@ def _open_error(path: Path, exc: Exception) -> JournalError:
         return JournalInUse(f"journal {path} is in use by another process")
     if "column family not found" in low:
         return JournalError(f"{path} is a RocksDB database but not a journal")
-    if "no such file" in low or "does not exist" in low:
+    if ("no such file" in low or "does not exist" in low) and not is_rocksdb_dir(path):
         return JournalNotFound(f"no journal at {path}")
     return StorageError(f"cannot open journal {path}: {text}")
 
 
 _CREATION_LEFTOVERS = ("LOCK", "LOG", "IDENTITY", "rocksdict-config.json")
 _CREATION_PREFIXES = ("LOG.old.", "MANIFEST-", "OPTIONS-")
+
+
+def _open_read_only(path: Path, attempts: int = 5) -> Rdict:
+    """Open read-only, retrying when a live writer deletes an old WAL file meanwhile."""
+    for attempt in range(attempts):
+        try:
+            return Rdict(
+                str(path),
+                _options(False),
+                column_families=_family_options(),
+                access_type=AccessType.read_only(),
+            )
+        except Exception as exc:
+            vanished = "no such file" in str(exc).lower() and is_rocksdb_dir(path)
+            if not vanished or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _default_family_used(path: Path) -> bool:
@@ -156,12 +173,7 @@ class RocksBackend:
         self._anchor_at_open = self._load_anchor()
         try:
             if read_only:
-                self._db = Rdict(
-                    str(self.path),
-                    _options(False),
-                    column_families=_family_options(),
-                    access_type=AccessType.read_only(),
-                )
+                self._db = _open_read_only(self.path)
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._db = Rdict(
