@@ -48,14 +48,18 @@ class Recorder:
 
     def add(self, seq: int, ts: int, input: Any, events: Any) -> None:
         """Queue the record of an input the machine has just executed."""
+        blob = state_hash = None
+        if self.snapshot_every and seq % self.snapshot_every == 0:
+            # the Machine contract: state_hash() == sha256(snapshot()); encode only once
+            blob = self.machine.snapshot()
+            state_hash = hashlib.sha256(blob).hexdigest()
         checkpoint = None
         if self.checkpoint_every and seq % self.checkpoint_every == 0:
-            checkpoint = self.machine.state_hash()
+            checkpoint = state_hash or self.machine.state_hash()
         self._pending.append(Record(seq, ts, input, events, checkpoint))
-        if self.snapshot_every and seq % self.snapshot_every == 0:
+        if blob is not None and state_hash is not None:
             self.flush()
-            blob = self.machine.snapshot()
-            self.journal.save_snapshot(seq, hashlib.sha256(blob).hexdigest(), blob)
+            self.journal.save_snapshot(seq, state_hash, blob)
             self.snapshots += 1
         elif len(self._pending) >= self.batch_size:
             self.flush()

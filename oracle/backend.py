@@ -129,7 +129,8 @@ class MemoryBackend:
             self._family(family).put(key, value)
 
     def sync_wal(self) -> None:
-        self._family(META)
+        if self._closed:  # nothing to fsync in memory; only the closed rule applies
+            raise RuntimeError("backend is closed")
 
     def get(self, family: str, key: bytes) -> bytes | None:
         return self._family(family).data.get(key)

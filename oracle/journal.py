@@ -377,10 +377,7 @@ class Journal:
     # -- snapshots -------------------------------------------------------------------
 
     def _checked_snapshot(self, key: bytes, value: bytes) -> Snapshot:
-        try:
-            seq = key_seq(key)
-        except ValueError:
-            raise SnapshotError(f"a snapshot key is malformed: {key!r}") from None
+        seq = _snapshot_seq(key)
         try:
             snap = decode_snapshot(value)
         except CodecError as exc:
@@ -412,7 +409,7 @@ class Journal:
                 return self._checked_snapshot(*found), skipped
             except SnapshotError as exc:
                 skipped.append(str(exc))
-                limit = key_seq(found[0]) - 1
+                limit = _snapshot_seq(found[0]) - 1
                 if limit < 0:
                     return None, skipped
 
@@ -420,10 +417,7 @@ class Journal:
         """Every stored snapshot's header, oldest first (not verified: see verify())."""
         out = []
         for key, value in self._backend.scan(SNAPSHOTS, seq_key(0)):
-            try:
-                seq = key_seq(key)
-            except ValueError:
-                raise SnapshotError(f"a snapshot key is malformed: {key!r}") from None
+            seq = _snapshot_seq(key)
             try:
                 snap = decode_snapshot(value)
                 out.append(SnapshotInfo(seq, snap.state_hash, len(snap.blob)))
@@ -538,6 +532,13 @@ def _decoded(seq: int, body: memoryview) -> Record:
     if rec.seq != seq:
         raise JournalCorrupt(seq, f"the record stored under seq {seq} says seq {rec.seq}")
     return rec
+
+
+def _snapshot_seq(key: bytes) -> int:
+    try:
+        return key_seq(key)
+    except ValueError:
+        raise SnapshotError(f"a snapshot key is malformed: {key!r}") from None
 
 
 def _key_seq_or_corrupt(key: bytes, near: int) -> int:

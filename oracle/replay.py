@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, Protocol
 from oracle.codec import encode
 from oracle.errors import JournalCorrupt, JournalError, SnapshotError
 from oracle.journal import Journal
+from oracle.record import Snapshot
 
 
 class Machine(Protocol):
@@ -195,21 +196,22 @@ def audit(
     last = journal.last_seq if stop is None else min(stop, journal.last_seq)
     # Every snapshot is fully checked first (SnapshotError names a damaged one).
     snaps = {}
-    for info in journal.snapshots():
+    oldest: Snapshot | None = None
+    for info in journal.snapshots():  # oldest first
         if info.seq <= last:
             snap = journal.load_snapshot(info.seq)
             assert snap is not None and snap.seq == info.seq
             snaps[snap.seq] = snap.state_hash
+            oldest = oldest or snap
     machine: Machine
     base = 0
-    if from_snapshot and snaps:
-        first = min(snaps)
-        snap = journal.load_snapshot(first)
-        assert snap is not None
+    if from_snapshot and oldest is not None:
         try:
-            machine, base = factory.restore(journal.genesis, snap.blob), snap.seq
+            machine, base = factory.restore(journal.genesis, oldest.blob), oldest.seq
         except (ValueError, TypeError, KeyError) as exc:
-            raise SnapshotError(f"snapshot {first} cannot be restored: {exc}", first) from None
+            raise SnapshotError(
+                f"snapshot {oldest.seq} cannot be restored: {exc}", oldest.seq
+            ) from None
     else:
         machine = factory.fresh(journal.genesis)
     records = events = checkpoints = snapshots = 0
