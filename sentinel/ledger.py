@@ -1,0 +1,749 @@
+"""Sentinel's ledger: wallets, positions, clearing, margin, funding and the liquidation index.
+
+Pure and deterministic like Titan: integers only, no clock, no randomness. The venue
+(:mod:`sentinel.venue`) feeds it Titan's events and asks it what to liquidate.
+
+Model (one-way mode, Binance USDⓈ-M)
+------------------------------------
+- A *wallet* is one account's balance in one quote asset; it backs every cross position
+  of that account in symbols quoted in that asset (cross margin is per asset).
+- A *position* has a signed size (quantity units) and a signed entry cost (money: the sum
+  of ``qty x price`` of the fills that opened it, so the entry price is cost / size).
+  Reducing realizes ``exit value - proportional cost``; the cost left on the position
+  absorbs the integer rounding, so a position's realized PnL over its life is exactly
+  the sum of its exit notionals minus its entry notionals.
+- An *isolated* position has its own margin, moved out of the wallet when it grows
+  (``notional / leverage``, rounded up), credited with its realized PnL, and released
+  back proportionally when it shrinks (rounded down; all of it when it closes).
+- A *unit* of liquidation is an isolated position, or an account's cross positions in
+  one asset taken together. It is crossed when maintenance margin >= margin balance at
+  the mark prices, evaluated exactly (scaled by RATE_ONE, no rounding).
+
+Detection index
+---------------
+Every unit with positions has one entry per position in that symbol's heap: longs in a
+max-heap of the price at or below which they are crossed, shorts in a min-heap of the
+price at or above which they are. A mark price ``m`` pops only the entries beyond ``m``,
+so a tick costs O(1) when nothing is crossed and O(k log n) for k popped entries; the
+popped units are then evaluated exactly.
+
+- Isolated positions and single-position cross units get their exact liquidation price
+  (:func:`sentinel.margin.threshold`): an entry pops if and only if the unit is crossed.
+- A cross unit with positions in several symbols has headroom ``H = (margin balance -
+  maintenance) x RATE_ONE > 0``. Each of its p positions gets ``(H - 1) // p`` of it and
+  a band: the adverse price move that could at most consume that share (a long loses at
+  most ``a*k`` per price unit; a short at most ``a*k*(1 + max mmr)``). While every mark
+  stays inside its band the unit cannot be crossed; when one leaves, the entry pops, the
+  unit is evaluated exactly, and it is either liquidated or given fresh bands. A
+  multi-symbol unit may therefore be re-evaluated before it is crossed (a false alarm
+  costs O(p log n)), never missed.
+- Entries are invalidated, not removed: each carries the unit's stamp and a stale one is
+  dropped when it surfaces; a heap is rebuilt when stale entries outnumber live ones.
+- Everything that changes a unit's wallet or positions (fills, fees, funding, deposits,
+  withdrawals) marks it dirty; the venue evaluates dirty units exactly after every
+  command and re-indexes those that stay healthy. The index is derived state: it is not
+  hashed and is rebuilt on restore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from heapq import heapify, heappop, heappush
+from typing import Any
+
+from sentinel.contracts import Contract
+from sentinel.events import (
+    BalanceChanged,
+    BalanceReason,
+    FundChanged,
+    FundingPaid,
+    FundingSettled,
+    FundReason,
+    IsolatedMarginChanged,
+    PositionChanged,
+)
+from sentinel.margin import bankruptcy, threshold
+from sentinel.units import MONEY_ONE, RATE_ONE, ceil_div
+
+FUND = 0  # the insurance fund's account id (users start at 1)
+INTERNAL_ORDER_ID = 1 << 62  # order ids at or above this belong to Sentinel's own orders
+
+UnitKey = tuple[int, str, str]  # (account, asset, symbol); symbol "" = the cross unit
+
+
+class Position:
+    """One account's position in one symbol (see the module docstring)."""
+
+    __slots__ = ("account", "cost", "isolated", "margin", "size", "stamp", "symbol")
+
+    def __init__(self, account: int, symbol: str, isolated: bool) -> None:
+        self.account = account
+        self.symbol = symbol
+        self.size = 0
+        self.cost = 0
+        self.isolated = isolated
+        self.margin = 0
+        self.stamp = 0
+
+
+class Exposure:
+    """An account's open orders in one symbol, as margin sees them.
+
+    ``buy_qty``/``buy_notional`` (and sell) sum the working limit orders that are not
+    reduce-only (notional at each order's own price, Titan units); ``ro_buy``/``ro_sell``
+    sum the open quantity of reduce-only orders, pending ones included.
+    """
+
+    __slots__ = ("buy_notional", "buy_qty", "ro_buy", "ro_sell", "sell_notional", "sell_qty")
+
+    def __init__(self) -> None:
+        self.buy_qty = 0
+        self.buy_notional = 0
+        self.sell_qty = 0
+        self.sell_notional = 0
+        self.ro_buy = 0
+        self.ro_sell = 0
+
+    def empty(self) -> bool:
+        return not (self.buy_qty or self.sell_qty or self.ro_buy or self.ro_sell)
+
+
+class OpenOrder:
+    """Sentinel's mirror of one open Titan order."""
+
+    __slots__ = ("account", "buy", "limit", "price", "qty", "reduce_only", "symbol", "working")
+
+    def __init__(
+        self,
+        account: int,
+        symbol: str,
+        buy: bool,
+        price: int,
+        qty: int,
+        reduce_only: bool,
+        limit: bool,
+        working: bool,
+    ) -> None:
+        self.account = account
+        self.symbol = symbol
+        self.buy = buy
+        self.price = price
+        self.qty = qty
+        self.reduce_only = reduce_only
+        self.limit = limit  # rests when it works (LIMIT, STOP, TAKE_PROFIT)
+        self.working = working  # counted in the exposure (not a pending conditional)
+
+
+class Wallet:
+    """One account's money in one asset, and the positions and orders it backs."""
+
+    __slots__ = ("account", "asset", "balance", "exposure", "positions", "settings", "stamp")
+
+    def __init__(self, account: int, asset: str) -> None:
+        self.account = account
+        self.asset = asset
+        self.balance = 0
+        self.positions: dict[str, Position] = {}
+        self.settings: dict[str, tuple[int, bool]] = {}  # symbol -> (leverage, isolated)
+        self.exposure: dict[str, Exposure] = {}
+        self.stamp = 0
+
+
+class Sentinel:
+    """Clearing and margin for the configured contracts (see the module docstring)."""
+
+    def __init__(self, contracts: Iterable[Contract]) -> None:
+        self.contracts: dict[str, Contract] = {}
+        for c in contracts:
+            if c.symbol in self.contracts:
+                raise ValueError(f"symbol {c.symbol!r} configured twice")
+            self.contracts[c.symbol] = c
+        self.assets: list[str] = sorted({c.quote for c in self.contracts.values()})
+        self.wallets: dict[tuple[int, str], Wallet] = {}
+        self.holders: dict[str, dict[int, Position]] = {s: {} for s in self.contracts}
+        self.marks: dict[str, int] = {}
+        self.funding_rate: dict[str, int] = {}
+        self.next_funding: dict[str, int] = {}
+        self.fees: dict[str, int] = {a: 0 for a in self.assets}
+        self.net_deposits: dict[str, int] = {a: 0 for a in self.assets}
+        self.orders: dict[int, OpenOrder] = {}
+        self.next_order_id = INTERNAL_ORDER_ID
+        self.dirty: dict[UnitKey, None] = {}  # insertion-ordered set
+        self.touched: dict[tuple[int, str], None] = {}  # (account, symbol): for reduce-only
+        self.liquidating: Position | None = None
+        self._longs: dict[str, list[tuple[int, int, str, str, int]]] = {
+            s: [] for s in self.contracts
+        }
+        self._shorts: dict[str, list[tuple[int, int, str, str, int]]] = {
+            s: [] for s in self.contracts
+        }
+        self._stamp = 0
+        for asset in self.assets:
+            self.wallet(FUND, asset)
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def wallet(self, account: int, asset: str) -> Wallet:
+        """The wallet of ``account`` in ``asset``, created empty on first use."""
+        w = self.wallets.get((account, asset))
+        if w is None:
+            w = self.wallets[(account, asset)] = Wallet(account, asset)
+        return w
+
+    def fund_balance(self, asset: str) -> int:
+        """The insurance fund's balance in ``asset``."""
+        return self.wallets[(FUND, asset)].balance
+
+    def settings(self, w: Wallet, symbol: str) -> tuple[int, bool]:
+        """(leverage, isolated) of ``w``'s account in ``symbol``."""
+        s = w.settings.get(symbol)
+        return s if s is not None else (self.contracts[symbol].default_leverage, False)
+
+    def position(self, account: int, symbol: str) -> Position | None:
+        """The open position of ``account`` in ``symbol``, or None."""
+        return self.holders[symbol].get(account)
+
+    def upnl(self, p: Position) -> int:
+        """Unrealized PnL of ``p`` at the mark (money)."""
+        return p.size * self.marks[p.symbol] * self.contracts[p.symbol].scale - p.cost
+
+    def maintenance_scaled(self, p: Position) -> int:
+        """Exact maintenance margin of ``p`` at the mark, times RATE_ONE."""
+        c = self.contracts[p.symbol]
+        return c.brackets.maintenance_margin_scaled(abs(p.size) * self.marks[p.symbol] * c.scale)
+
+    def cross_positions(self, w: Wallet) -> list[Position]:
+        """``w``'s open cross positions, by symbol."""
+        return [w.positions[s] for s in sorted(w.positions) if not w.positions[s].isolated]
+
+    def unit_positions(self, key: UnitKey) -> list[Position]:
+        """The open positions of a unit, by symbol (empty if it has none)."""
+        w = self.wallets.get((key[0], key[1]))
+        if w is None:
+            return []
+        if key[2]:
+            p = w.positions.get(key[2])
+            return [p] if p is not None and p.isolated and p.size else []
+        return [p for p in self.cross_positions(w) if p.size]
+
+    def unit_state(self, key: UnitKey) -> tuple[int, int]:
+        """(margin balance, maintenance margin x RATE_ONE) of a unit at the marks."""
+        w = self.wallets[(key[0], key[1])]
+        positions = self.unit_positions(key)
+        balance = positions[0].margin if key[2] and positions else w.balance
+        mm = 0
+        for p in positions:
+            balance += self.upnl(p)
+            mm += self.maintenance_scaled(p)
+        return balance, mm
+
+    def crossed(self, key: UnitKey) -> bool:
+        """Whether the unit holds positions and maintenance >= margin balance (exact)."""
+        if key[0] == FUND or not self.unit_positions(key):
+            return False
+        balance, mm = self.unit_state(key)
+        return mm >= balance * RATE_ONE
+
+    def units(self) -> Iterator[UnitKey]:
+        """Every unit that holds positions (the fund excluded), in key order."""
+        for (account, asset), w in sorted(self.wallets.items()):
+            if account == FUND:
+                continue
+            if any(not p.isolated for p in w.positions.values()):
+                yield (account, asset, "")
+            for symbol in sorted(w.positions):
+                if w.positions[symbol].isolated:
+                    yield (account, asset, symbol)
+
+    # -- margin requirements ------------------------------------------------------------
+
+    def order_margin(self, w: Wallet, symbol: str, ex: Exposure | None = None) -> int:
+        """Initial margin held by ``w``'s open orders in ``symbol`` (money, rounded up).
+
+        Orders that would only reduce the position need none: with position size s, the
+        first max(0, -s) of the buy quantity (and max(0, s) of the sells) is exempt, the
+        rest is charged at its orders' average price. The larger side is charged, as both
+        cannot fill to grow the position at once.
+        """
+        ex = ex if ex is not None else w.exposure.get(symbol)
+        if ex is None:
+            return 0
+        p = w.positions.get(symbol)
+        size = p.size if p is not None else 0
+        worst = 0
+        for qty, notional, exempt in (
+            (ex.buy_qty, ex.buy_notional, max(0, -size)),
+            (ex.sell_qty, ex.sell_notional, max(0, size)),
+        ):
+            if qty > exempt:
+                worst = max(worst, ceil_div(notional * (qty - exempt), qty))
+        if not worst:
+            return 0
+        c = self.contracts[symbol]
+        return ceil_div(worst * c.scale, self.settings(w, symbol)[0])
+
+    def position_margin(self, w: Wallet, p: Position) -> int:
+        """Initial margin of a cross position at the mark (money, rounded up)."""
+        c = self.contracts[p.symbol]
+        lev = self.settings(w, p.symbol)[0]
+        return ceil_div(abs(p.size) * self.marks[p.symbol] * c.scale, lev)
+
+    def available(self, w: Wallet, for_withdrawal: bool = False) -> int:
+        """Balance free for new orders (or, ``for_withdrawal``, for withdrawal).
+
+        wallet + cross unrealized PnL - cross position initial margin - open order
+        initial margin; a withdrawal counts unrealized PnL only when it is a loss.
+        """
+        upnl = 0
+        held = 0
+        for p in w.positions.values():
+            if not p.isolated:
+                upnl += self.upnl(p)
+                held += self.position_margin(w, p)
+        for symbol in w.exposure:
+            held += self.order_margin(w, symbol)
+        if for_withdrawal:
+            upnl = min(upnl, 0)
+        return w.balance + upnl - held
+
+    # -- order mirror (fed from Titan's events) ----------------------------------------
+
+    def exposure(self, w: Wallet, symbol: str) -> Exposure:
+        ex = w.exposure.get(symbol)
+        if ex is None:
+            ex = w.exposure[symbol] = Exposure()
+        return ex
+
+    def _count(self, o: OpenOrder, qty: int, price: int, sign: int) -> None:
+        """Add (sign=1) or remove (sign=-1) ``qty`` of order ``o`` at ``price``."""
+        w = self.wallet(o.account, self.contracts[o.symbol].quote)
+        ex = self.exposure(w, o.symbol)
+        if o.reduce_only:
+            if o.buy:
+                ex.ro_buy += sign * qty
+            else:
+                ex.ro_sell += sign * qty
+        elif o.working and o.limit:
+            if o.buy:
+                ex.buy_qty += sign * qty
+                ex.buy_notional += sign * qty * price
+            else:
+                ex.sell_qty += sign * qty
+                ex.sell_notional += sign * qty * price
+        if sign < 0 and ex.empty():
+            del w.exposure[o.symbol]
+
+    def order_opened(self, order_id: int, o: OpenOrder) -> None:
+        """An order was accepted (or restored)."""
+        self.orders[order_id] = o
+        self._count(o, o.qty, o.price, 1)
+
+    def order_triggered(self, order_id: int) -> None:
+        """A conditional order was released: a limit one now works (and may rest)."""
+        o = self.orders.get(order_id)
+        if o is not None and not o.working:
+            self._count(o, o.qty, o.price, -1)
+            o.working = True
+            self._count(o, o.qty, o.price, 1)
+
+    def order_reduced(self, order_id: int, qty: int) -> None:
+        """``qty`` of an open order traded."""
+        o = self.orders.get(order_id)
+        if o is None:
+            return
+        self._count(o, qty, o.price, -1)
+        o.qty -= qty
+        if o.qty <= 0:
+            del self.orders[order_id]
+
+    def order_closed(self, order_id: int) -> None:
+        """An order was cancelled or expired."""
+        o = self.orders.pop(order_id, None)
+        if o is not None:
+            self._count(o, o.qty, o.price, -1)
+
+    def order_amended(self, order_id: int, price: int, qty: int) -> None:
+        """A resting order's price and open quantity changed."""
+        o = self.orders.get(order_id)
+        if o is not None:
+            self._count(o, o.qty, o.price, -1)
+            o.price, o.qty = price, qty
+            self._count(o, o.qty, o.price, 1)
+
+    def reduce_only_orders(self, account: int, symbol: str, buy: bool) -> list[int]:
+        """Open reduce-only order ids of ``account`` in ``symbol`` on one side, newest
+        (highest id) first."""
+        return sorted(
+            (
+                oid
+                for oid, o in self.orders.items()
+                if o.account == account and o.symbol == symbol and o.reduce_only and o.buy == buy
+            ),
+            reverse=True,
+        )
+
+    # -- money movements -------------------------------------------------------------
+
+    def _dirty_wallet(self, w: Wallet) -> None:
+        if w.account != FUND:
+            self.dirty[(w.account, w.asset, "")] = None
+
+    def credit(
+        self,
+        w: Wallet,
+        amount: int,
+        reason: BalanceReason,
+        out: list[Any],
+        seq: int,
+        ts: int,
+        symbol: str = "",
+        ref: int = 0,
+    ) -> None:
+        """Move ``amount`` (signed) into ``w`` and report it (the fund as FundChanged)."""
+        w.balance += amount
+        if w.account == FUND:
+            out.append(
+                FundChanged(
+                    seq, ts, w.asset, FundReason(reason.value), amount, w.balance, 0, symbol
+                )
+            )
+        else:
+            out.append(
+                BalanceChanged(seq, ts, w.account, w.asset, reason, amount, w.balance, symbol, ref)
+            )
+            self._dirty_wallet(w)
+
+    def to_fund(
+        self,
+        asset: str,
+        amount: int,
+        reason: FundReason,
+        out: list[Any],
+        seq: int,
+        ts: int,
+        account: int = 0,
+        symbol: str = "",
+    ) -> None:
+        """Move ``amount`` (signed) into the insurance fund of ``asset``."""
+        w = self.wallets[(FUND, asset)]
+        w.balance += amount
+        out.append(FundChanged(seq, ts, asset, reason, amount, w.balance, account, symbol))
+
+    # -- clearing -------------------------------------------------------------------
+
+    def fill(
+        self,
+        account: int,
+        symbol: str,
+        dq: int,
+        price: int,
+        fee_rate: int,
+        trade_id: int,
+        out: list[Any],
+        seq: int,
+        ts: int,
+    ) -> None:
+        """Apply a fill of signed quantity ``dq`` at ``price`` to ``account``'s position,
+        charging ``fee_rate`` of the notional (rounded up), and report it.
+
+        While the position is being liquidated (``self.liquidating``) an isolated
+        position keeps its margin (the liquidation settles it) and stays in place at size 0.
+        """
+        c = self.contracts[symbol]
+        k = c.scale
+        w = self.wallet(account, c.quote)
+        holders = self.holders[symbol]
+        p = holders.get(account)
+        if p is None:
+            lev_iso = self.settings(w, symbol)
+            p = Position(account, symbol, lev_iso[1])
+            holders[account] = p
+            w.positions[symbol] = p
+        lev = self.settings(w, symbol)[0]
+        notional = abs(dq) * price * k
+        fee = ceil_div(notional * fee_rate, RATE_ONE) if fee_rate else 0
+        realized = 0
+        to_margin = 0  # wallet -> isolated margin (negative: released)
+        s = p.size
+        liquidating = p is self.liquidating
+        if s == 0 or (s > 0) == (dq > 0):
+            p.size = s + dq
+            p.cost += dq * price * k
+            if p.isolated:
+                to_margin = ceil_div(notional, lev)
+        else:
+            a = abs(s)
+            close = min(abs(dq), a)
+            removed = p.cost if close == a else p.cost * close // a
+            sign = 1 if s > 0 else -1
+            realized = sign * close * price * k - removed
+            p.cost -= removed
+            p.size = s - sign * close
+            if p.isolated:
+                p.margin += realized
+                if not liquidating:
+                    to_margin = -(p.margin if p.size == 0 else p.margin * close // a)
+            rest = abs(dq) - close
+            if rest:
+                p.size = -sign * rest
+                p.cost = -sign * rest * price * k
+                if p.isolated:
+                    to_margin += ceil_div(rest * price * k, lev)
+        p.margin += to_margin
+        if fee:
+            self.fees[c.quote] += fee
+        out.append(
+            PositionChanged(
+                seq,
+                ts,
+                account,
+                symbol,
+                trade_id,
+                dq,
+                price,
+                p.size,
+                p.cost,
+                realized,
+                fee,
+                p.margin,
+            )
+        )
+        if account == FUND:
+            if realized - fee:
+                w.balance += realized - fee
+                out.append(
+                    FundChanged(
+                        seq,
+                        ts,
+                        c.quote,
+                        FundReason.REALIZED_PNL,
+                        realized - fee,
+                        w.balance,
+                        0,
+                        symbol,
+                    )  # fmt: skip
+                )
+        else:
+            moves = (
+                (BalanceReason.REALIZED_PNL, 0 if p.isolated else realized),
+                (BalanceReason.FEE, -fee),
+                (BalanceReason.ISOLATED_MARGIN, -to_margin),
+            )
+            for reason, amount in moves:
+                if amount:
+                    w.balance += amount
+                    out.append(
+                        BalanceChanged(
+                            seq, ts, account, c.quote, reason, amount, w.balance, symbol, trade_id
+                        )
+                    )
+            self._dirty_wallet(w)
+            if p.isolated:
+                self.dirty[(account, c.quote, symbol)] = None
+            self.touched[(account, symbol)] = None
+        if p.size == 0 and not liquidating:
+            self.drop(p)
+
+    def drop(self, p: Position) -> None:
+        """Remove a closed position (its isolated margin must already be settled)."""
+        del self.holders[p.symbol][p.account]
+        del self.wallet(p.account, self.contracts[p.symbol].quote).positions[p.symbol]
+
+    # -- funding ----------------------------------------------------------------------
+
+    def settle_funding(self, symbol: str, out: list[Any], seq: int, ts: int) -> None:
+        """Exchange funding between longs and shorts of ``symbol`` at the mark and the
+        last supplied rate. Payers' amounts round up, receivers' down; the difference
+        goes to the insurance fund, so the exchange is exactly conserving."""
+        rate = self.funding_rate.get(symbol, 0)
+        mark = self.marks[symbol]
+        c = self.contracts[symbol]
+        holders = self.holders[symbol]
+        paid = received = 0
+        count = 0
+        for account in sorted(holders):
+            p = holders[account]
+            if not p.size:
+                continue
+            count += 1
+            exact = p.size * mark * c.scale * rate  # > 0: this position pays
+            amount = -ceil_div(exact, RATE_ONE) if exact > 0 else (-exact) // RATE_ONE
+            if amount < 0:
+                paid -= amount
+            else:
+                received += amount
+            w = self.wallet(account, c.quote)
+            out.append(FundingPaid(seq, ts, account, symbol, amount))
+            if not amount:
+                continue
+            if p.isolated and account != FUND:
+                p.margin += amount
+                out.append(
+                    IsolatedMarginChanged(
+                        seq, ts, account, symbol, BalanceReason.FUNDING, amount, p.margin
+                    )
+                )
+                self.dirty[(account, c.quote, symbol)] = None
+            else:
+                self.credit(w, amount, BalanceReason.FUNDING, out, seq, ts, symbol)
+        if paid != received:
+            self.to_fund(
+                c.quote, paid - received, FundReason.FUNDING_ROUNDING, out, seq, ts, 0, symbol
+            )
+        out.append(FundingSettled(seq, ts, symbol, mark, rate, count, paid, received))
+
+    # -- liquidation index --------------------------------------------------------------
+
+    def reindex(self, key: UnitKey) -> None:
+        """(Re)place a unit's entries in the detection index (see the module docstring)."""
+        account, asset, symbol = key
+        w = self.wallets.get((account, asset))
+        if w is None or account == FUND:
+            return
+        self._stamp += 1
+        stamp = self._stamp
+        if symbol:
+            p = w.positions.get(symbol)
+            if p is None or not p.isolated or not p.size:
+                return
+            p.stamp = stamp
+            self._push(p, p.margin - p.cost, key, stamp)
+            return
+        w.stamp = stamp
+        positions = [p for p in w.positions.values() if not p.isolated and p.size]
+        if len(positions) == 1:
+            p = positions[0]
+            self._push(p, w.balance - p.cost, key, stamp)
+            return
+        if not positions:
+            return
+        balance, mm = self.unit_state(key)
+        share = max(balance * RATE_ONE - mm - 1, 0) // len(positions)
+        for p in positions:
+            c = self.contracts[p.symbol]
+            m = self.marks[p.symbol]
+            a = abs(p.size)
+            if p.size > 0:
+                t = m - share // (a * c.scale * RATE_ONE) - 1
+                heappush(self._longs[p.symbol], (-t, account, asset, "", stamp))
+            else:
+                t = m + share // (a * c.scale * (RATE_ONE + c.brackets.max_mmr)) + 1
+                heappush(self._shorts[p.symbol], (t, account, asset, "", stamp))
+            self._compact(p.symbol)
+
+    def _push(self, p: Position, base: int, key: UnitKey, stamp: int) -> None:
+        c = self.contracts[p.symbol]
+        long = p.size > 0
+        t = threshold(long, abs(p.size), base, c.scale, c.brackets.brackets)
+        if long:
+            heappush(self._longs[p.symbol], (-t, key[0], key[1], key[2], stamp))
+        else:
+            heappush(self._shorts[p.symbol], (t, key[0], key[1], key[2], stamp))
+        self._compact(p.symbol)
+
+    def _live(self, entry: tuple[int, int, str, str, int]) -> bool:
+        _, account, asset, symbol, stamp = entry
+        w = self.wallets.get((account, asset))
+        if w is None:
+            return False
+        if symbol:
+            p = w.positions.get(symbol)
+            return p is not None and p.stamp == stamp
+        return w.stamp == stamp
+
+    def _compact(self, symbol: str) -> None:
+        """Drop stale entries once they outnumber the live ones (amortized O(1))."""
+        limit = 2 * len(self.holders[symbol]) + 64
+        for heap in (self._longs[symbol], self._shorts[symbol]):
+            if len(heap) > limit:
+                heap[:] = [e for e in heap if self._live(e)]
+                heapify(heap)
+
+    def pop_crossed(self, symbol: str, mark: int) -> list[UnitKey]:
+        """Units whose entries in ``symbol`` lie at or beyond ``mark`` (each once, in
+        pop order); their entries are consumed. The caller evaluates them exactly."""
+        found: dict[UnitKey, None] = {}
+        longs = self._longs[symbol]
+        while longs and -longs[0][0] >= mark:
+            e = heappop(longs)
+            if self._live(e):
+                found[(e[1], e[2], e[3])] = None
+        shorts = self._shorts[symbol]
+        while shorts and shorts[0][0] <= mark:
+            e = heappop(shorts)
+            if self._live(e):
+                found[(e[1], e[2], e[3])] = None
+        return list(found)
+
+    def index_entries(self, symbol: str) -> list[tuple[bool, int, UnitKey]]:
+        """Live entries of ``symbol``: (is long, trigger price, unit), for checks."""
+        out = [(True, -e[0], (e[1], e[2], e[3])) for e in self._longs[symbol] if self._live(e)]
+        out += [(False, e[0], (e[1], e[2], e[3])) for e in self._shorts[symbol] if self._live(e)]
+        return out
+
+    # -- liquidation helpers ------------------------------------------------------------
+
+    def bankruptcy_price(self, key: UnitKey, p: Position) -> int:
+        """The bankruptcy price of ``p`` in its unit, on the tick grid in the account's
+        favour (a long sells at or above it, a short buys at or below it), >= one tick."""
+        c = self.contracts[p.symbol]
+        w = self.wallets[(key[0], key[1])]
+        if key[2]:
+            base = p.margin - p.cost
+        else:
+            base = w.balance - p.cost
+            for q in w.positions.values():
+                if q is not p and not q.isolated and q.size:
+                    base += self.upnl(q)
+        long = p.size > 0
+        num, den = bankruptcy(long, abs(p.size), base, c.scale)
+        tick = c.spec.tick
+        if long:
+            price = ceil_div(ceil_div(num, den), tick) * tick
+        else:
+            price = (num // den) // tick * tick
+        return max(price, tick)
+
+    def fund_capacity(self, asset: str, symbol: str, long: bool, price: int, qty: int) -> int:
+        """How much of ``qty`` the fund can take over at ``price`` (on the lot grid).
+
+        Taking a long at a price above the mark (or a short below it) is an immediate
+        loss; the fund takes only what its equity (balance + unrealized PnL) covers.
+        """
+        c = self.contracts[symbol]
+        loss_per_unit = (
+            (price - self.marks[symbol]) if long else (self.marks[symbol] - price)
+        ) * c.scale
+        if loss_per_unit <= 0:
+            return qty
+        w = self.wallets[(FUND, asset)]
+        equity = w.balance + sum(self.upnl(p) for p in w.positions.values())
+        if equity <= 0:
+            return 0
+        lot = c.spec.lot
+        return min(qty, equity // (loss_per_unit * lot) * lot)
+
+    def adl_queue(self, symbol: str, long_side: bool, exclude: int) -> list[Position]:
+        """Positions on ``long_side`` of ``symbol`` in ADL order (Binance's LeveragePnL):
+        PnL% = max(0, upnl) / max(1, wallet), times margin ratio = maintenance / margin
+        balance (0 when the balance is not positive); highest first, then account id.
+        Wallet, upnl and maintenance are the unit's (an isolated position's own, or the
+        account's cross totals). The fund is never in the queue."""
+        ranked: list[tuple[Fraction, int, Position]] = []
+        for account, p in self.holders[symbol].items():
+            if account in (exclude, FUND) or not p.size or (p.size > 0) != long_side:
+                continue
+            asset = self.contracts[symbol].quote
+            key: UnitKey = (account, asset, symbol if p.isolated else "")
+            balance, mm_scaled = self.unit_state(key)
+            positions = self.unit_positions(key)
+            wallet = positions[0].margin if p.isolated else self.wallets[(account, asset)].balance
+            upnl = sum(self.upnl(q) for q in positions)
+            if balance <= 0 or upnl <= 0:
+                score = Fraction(0)
+            else:
+                score = Fraction(upnl * mm_scaled, max(MONEY_ONE, wallet) * balance * RATE_ONE)
+            ranked.append((score, account, p))
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        return [r[2] for r in ranked]
