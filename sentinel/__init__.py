@@ -1,1 +1,5 @@
-"""sentinel: placeholder package; built in a later issue."""
+"""Sentinel: clearing, margin and liquidation modelled on Binance USDⓈ-M futures.
+
+Pure and deterministic like Titan (integers, no I/O, no clock). ``Venue`` composes Titan
+and Sentinel: ``Venue(contracts).apply(command) -> events``.
+"""

@@ -92,7 +92,7 @@ def _margin_reason(
         new = _with(new, d_buy, -d_qty, -d_notional)
     before = s.order_margin(w, symbol)
     after = s.order_margin(w, symbol, new)
-    if after > before and s.available(w) - before + after < 0:
+    if after > before and s.available(w) + before - after < 0:
         return Refusal.INSUFFICIENT_MARGIN
     return None
 
