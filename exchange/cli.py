@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from exchange.calculator import add_parser as add_calculator_parser
+from exchange.calculator import run as run_liquidation_price
 from exchange.commandfile import CommandFileError, event_to_display, parse_lines
 from exchange.config import ConfigError, load_specs
 from exchange.errors import UserError
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (run, titan, lob):
         add_journal_options(p)
     add_journal_parser(sub)
+    add_calculator_parser(sub)
     return parser
 
 
@@ -164,6 +167,7 @@ _COMMANDS = {
     "lobster": _cmd_lobster,
     "run": _cmd_run,
     "journal": run_journal,
+    "liquidation-price": run_liquidation_price,
 }
 
 

@@ -38,8 +38,8 @@ class Bracket:
             "bracket": self.number,
             "notional_floor": str(money_decimal(self.floor)),
             "notional_cap": str(money_decimal(self.cap)),
-            "maintenance_margin_rate": str(rate_decimal(self.mmr).normalize()),
-            "maintenance_amount": str(money_decimal(self.cum).normalize()),
+            "maintenance_margin_rate": str(rate_decimal(self.mmr)),
+            "maintenance_amount": str(money_decimal(self.cum)),
             "max_leverage": self.max_leverage,
         }
 
@@ -162,7 +162,7 @@ def _dec(value: Any, field: str) -> Decimal | str | int:
 
 
 # BTCUSDT brackets from a real /fapi/v1/leverageBracket response (2023-11, DESIGN.md 7).
-BTCUSDT_BRACKETS: list[dict[str, Any]] = [
+BTCUSDT_BRACKETS: tuple[dict[str, Any], ...] = (
     {"cap": "50000", "mmr": "0.004", "max_leverage": 125},
     {"cap": "250000", "mmr": "0.005", "max_leverage": 100},
     {"cap": "3000000", "mmr": "0.01", "max_leverage": 50},
@@ -173,7 +173,7 @@ BTCUSDT_BRACKETS: list[dict[str, Any]] = [
     {"cap": "200000000", "mmr": "0.15", "max_leverage": 3},
     {"cap": "300000000", "mmr": "0.25", "max_leverage": 2},
     {"cap": "500000000", "mmr": "0.5", "max_leverage": 1},
-]
+)
 
 
 def btcusdt_table() -> BracketTable:

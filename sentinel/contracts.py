@@ -57,12 +57,12 @@ class Contract:
         decimals = self.spec.price_decimals + self.spec.qty_decimals
         if decimals > MONEY_DECIMALS - 1:
             raise ValueError(
-                f"{s}: price and quantity decimals together ({decimals}) must not exceed "
-                f"{MONEY_DECIMALS - 1}, so notionals are exact in 10**-{MONEY_DECIMALS} money"
+                f"{s}: tick_size and lot_size have {decimals} decimals together; at most "
+                f"{MONEY_DECIMALS - 1} keep notionals exact in 10**-{MONEY_DECIMALS} money"
             )
         object.__setattr__(self, "scale", 10 ** (MONEY_DECIMALS - decimals))
         if not self.quote or not isinstance(self.quote, str) or not self.quote.isalnum():
-            raise ValueError(f"{s}: quote asset must be a non-empty alphanumeric string")
+            raise ValueError(f"{s}: quote must be a non-empty alphanumeric string")
         for name in ("maker_fee", "taker_fee", "liquidation_fee"):
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value < RATE_ONE // 10:
@@ -71,7 +71,10 @@ class Contract:
             raise ValueError(f"{s}: funding interval must be a positive number of ms")
         top = self.brackets.brackets[0].max_leverage
         if type(self.default_leverage) is not int or not 1 <= self.default_leverage <= top:
-            raise ValueError(f"{s}: default leverage must be an integer in 1..{top}")
+            raise ValueError(
+                f"{s}: default_leverage {self.default_leverage!r} must be an integer in 1..{top} "
+                "(the first bracket's max_leverage)"
+            )
 
     @property
     def symbol(self) -> str:
@@ -146,4 +149,5 @@ def contract_from_terms(spec: SymbolSpec, terms: Mapping[str, Any], where: str) 
             **fees,
         )
     except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        message = str(exc).removeprefix(f"{spec.symbol}: ")
+        raise ValueError(f"{where}: {message}") from None

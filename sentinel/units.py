@@ -60,10 +60,11 @@ def rate(value: Decimal | str | int, field: str = "rate") -> int:
 
 
 def money_decimal(units: int) -> Decimal:
-    """Money units -> Decimal quote amount, for display and the wire."""
-    return Decimal(units).scaleb(-MONEY_DECIMALS)
+    """Money units -> Decimal quote amount, for display and the wire (no exponent form:
+    0 is ``0``, 150000000 is ``1.5``)."""
+    return Decimal(units) / MONEY_ONE
 
 
 def rate_decimal(units: int) -> Decimal:
-    """Rate units -> Decimal rate."""
-    return Decimal(units).scaleb(-RATE_DECIMALS)
+    """Rate units -> Decimal rate (no exponent form)."""
+    return Decimal(units) / RATE_ONE

@@ -369,6 +369,7 @@ class Venue:
                 seq, ts, account, asset, symbol, filled, taken, deleveraged, fee, rest
             )
         )
+        s.reindex(key)  # retire the unit's remaining entries in other symbols' heaps
 
     def _unwind_fund(self, symbol: str, out: list[Any], seq: int, ts: int) -> None:
         """The fund offers its position in ``symbol`` to the book at the mark."""
