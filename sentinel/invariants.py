@@ -37,7 +37,7 @@ def _exposures(s: Sentinel) -> dict[tuple[int, str, str], tuple[int, ...]]:
             ex.ro_sell,
         )  # fmt: skip
         for w in s.wallets.values()
-        for sym, ex in w.exposure.items()
+        for sym, ex in (w.exposure or {}).items()
         if not ex.empty()
     }
 
@@ -71,9 +71,10 @@ def check_venue(venue: Venue) -> list[str]:
             if not p.size:
                 problems.append(f"{sym}: account {account} keeps an empty position")
     for w in s.wallets.values():
-        for sym, p in w.positions.items():
-            if s.holders[sym].get(w.account) is not p:
-                problems.append(f"{sym}: position of {w.account} missing from the holder index")
+        if w.exposure is not None and (
+            not w.exposure or any(e.empty() for e in w.exposure.values())
+        ):
+            problems.append(f"wallet {w.account}/{w.asset} keeps an empty exposure")
     fresh = Sentinel(s.contracts.values())
     rebuild_orders(fresh, venue.titan)
     if _exposures(fresh) != _exposures(s):

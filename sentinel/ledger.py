@@ -136,18 +136,35 @@ class OpenOrder:
 
 
 class Wallet:
-    """One account's money in one asset, and the positions and orders it backs."""
+    """One account's money in one asset, and the positions and orders it backs.
 
-    __slots__ = ("account", "asset", "balance", "exposure", "positions", "settings", "stamp")
+    Kept small (there is one per account): positions live in the per-symbol holder
+    index and are read through :attr:`positions`; the order exposure dict exists only
+    while the account has open orders; leverage and margin-type settings are kept by
+    the :class:`Sentinel` only where they differ from the defaults.
+    """
 
-    def __init__(self, account: int, asset: str) -> None:
+    __slots__ = ("_holders", "account", "asset", "balance", "exposure", "stamp")
+
+    def __init__(
+        self, account: int, asset: str, holders: list[tuple[str, dict[int, Position]]]
+    ) -> None:
         self.account = account
         self.asset = asset
         self.balance = 0
-        self.positions: dict[str, Position] = {}
-        self.settings: dict[str, tuple[int, bool]] = {}  # symbol -> (leverage, isolated)
-        self.exposure: dict[str, Exposure] = {}
+        self.exposure: dict[str, Exposure] | None = None
         self.stamp = 0
+        self._holders = holders  # shared: (symbol, holders) of every symbol of the asset
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        """This wallet's positions by symbol (in symbol order); a fresh dict."""
+        account = self.account
+        return {sym: h[account] for sym, h in self._holders if account in h}
+
+    def exposed(self, symbol: str) -> Exposure | None:
+        """The open-order exposure in ``symbol``, or None."""
+        return self.exposure.get(symbol) if self.exposure is not None else None
 
 
 class Sentinel:
@@ -162,6 +179,15 @@ class Sentinel:
         self.assets: list[str] = sorted({c.quote for c in self.contracts.values()})
         self.wallets: dict[tuple[int, str], Wallet] = {}
         self.holders: dict[str, dict[int, Position]] = {s: {} for s in self.contracts}
+        self._asset_holders: dict[str, list[tuple[str, dict[int, Position]]]] = {
+            a: [
+                (s, self.holders[s]) for s in sorted(self.contracts) if self.contracts[s].quote == a
+            ]
+            for a in self.assets
+        }
+        # (account, symbol) -> (leverage, isolated), only where not the defaults
+        self.account_settings: dict[tuple[int, str], tuple[int, bool]] = {}
+        self._setting_values: dict[tuple[int, bool], tuple[int, bool]] = {}
         self.marks: dict[str, int] = {}
         self.funding_rate: dict[str, int] = {}
         self.next_funding: dict[str, int] = {}
@@ -188,7 +214,7 @@ class Sentinel:
         """The wallet of ``account`` in ``asset``, created empty on first use."""
         w = self.wallets.get((account, asset))
         if w is None:
-            w = self.wallets[(account, asset)] = Wallet(account, asset)
+            w = self.wallets[(account, asset)] = Wallet(account, asset, self._asset_holders[asset])
         return w
 
     def fund_balance(self, asset: str) -> int:
@@ -197,8 +223,18 @@ class Sentinel:
 
     def settings(self, w: Wallet, symbol: str) -> tuple[int, bool]:
         """(leverage, isolated) of ``w``'s account in ``symbol``."""
-        s = w.settings.get(symbol)
+        s = self.account_settings.get((w.account, symbol))
         return s if s is not None else (self.contracts[symbol].default_leverage, False)
+
+    def store_settings(self, account: int, symbol: str, leverage: int, isolated: bool) -> None:
+        """Record (leverage, isolated) of ``account`` in ``symbol``; the defaults are not
+        stored, and equal values share one tuple."""
+        if (leverage, isolated) == (self.contracts[symbol].default_leverage, False):
+            self.account_settings.pop((account, symbol), None)
+        else:
+            value = self._setting_values.setdefault((leverage, isolated), (leverage, isolated))
+            self.account_settings[(account, symbol)] = value
+        self.wallet(account, self.contracts[symbol].quote)
 
     def position(self, account: int, symbol: str) -> Position | None:
         """The open position of ``account`` in ``symbol``, or None."""
@@ -215,7 +251,7 @@ class Sentinel:
 
     def cross_positions(self, w: Wallet) -> list[Position]:
         """``w``'s open cross positions, by symbol."""
-        return [w.positions[s] for s in sorted(w.positions) if not w.positions[s].isolated]
+        return [p for p in w.positions.values() if not p.isolated]
 
     def unit_positions(self, key: UnitKey) -> list[Position]:
         """The open positions of a unit, by symbol (empty if it has none)."""
@@ -250,10 +286,11 @@ class Sentinel:
         for (account, asset), w in sorted(self.wallets.items()):
             if account == FUND:
                 continue
-            if any(not p.isolated for p in w.positions.values()):
+            positions = w.positions
+            if any(not p.isolated for p in positions.values()):
                 yield (account, asset, "")
-            for symbol in sorted(w.positions):
-                if w.positions[symbol].isolated:
+            for symbol, p in positions.items():
+                if p.isolated:
                     yield (account, asset, symbol)
 
     # -- margin requirements ------------------------------------------------------------
@@ -266,7 +303,7 @@ class Sentinel:
         rest is charged at its orders' average price. The larger side is charged, as both
         cannot fill to grow the position at once.
         """
-        ex = ex if ex is not None else w.exposure.get(symbol)
+        ex = ex if ex is not None else w.exposed(symbol)
         if ex is None:
             return 0
         p = w.positions.get(symbol)
@@ -301,7 +338,7 @@ class Sentinel:
             if not p.isolated:
                 upnl += self.upnl(p)
                 held += self.position_margin(w, p)
-        for symbol in w.exposure:
+        for symbol in w.exposure or ():
             held += self.order_margin(w, symbol)
         if for_withdrawal:
             upnl = min(upnl, 0)
@@ -310,6 +347,8 @@ class Sentinel:
     # -- order mirror (fed from Titan's events) ----------------------------------------
 
     def exposure(self, w: Wallet, symbol: str) -> Exposure:
+        if w.exposure is None:
+            w.exposure = {}
         ex = w.exposure.get(symbol)
         if ex is None:
             ex = w.exposure[symbol] = Exposure()
@@ -331,8 +370,10 @@ class Sentinel:
             else:
                 ex.sell_qty += sign * qty
                 ex.sell_notional += sign * qty * price
-        if sign < 0 and ex.empty():
+        if sign < 0 and ex.empty() and w.exposure is not None:
             del w.exposure[o.symbol]
+            if not w.exposure:
+                w.exposure = None
 
     def order_opened(self, order_id: int, o: OpenOrder) -> None:
         """An order was accepted (or restored)."""
@@ -459,7 +500,6 @@ class Sentinel:
             lev_iso = self.settings(w, symbol)
             p = Position(account, symbol, lev_iso[1])
             holders[account] = p
-            w.positions[symbol] = p
         lev = self.settings(w, symbol)[0]
         notional = abs(dq) * price * k
         fee = ceil_div(notional * fee_rate, RATE_ONE) if fee_rate else 0
@@ -548,7 +588,6 @@ class Sentinel:
     def drop(self, p: Position) -> None:
         """Remove a closed position (its isolated margin must already be settled)."""
         del self.holders[p.symbol][p.account]
-        del self.wallet(p.account, self.contracts[p.symbol].quote).positions[p.symbol]
 
     # -- funding ----------------------------------------------------------------------
 

@@ -79,7 +79,7 @@ def _margin_reason(
     if w is not None:
         p = w.positions.get(symbol)
         size = p.size if p is not None else 0
-        ex = w.exposure.get(symbol)
+        ex = w.exposed(symbol)
     lev = s.settings(w, symbol)[0] if w is not None else c.default_leverage
     grows = size + qty if buy else size - qty
     if abs(grows) > abs(size) and abs(grows) * price * c.scale > c.brackets.max_notional(lev):
@@ -127,7 +127,7 @@ def check_new(s: Sentinel, cmd: NewOrder) -> Refusal | None:
         if size == 0 or (size > 0) == buy:
             return Refusal.REDUCE_ONLY_REJECTED
         w = s.wallets[(cmd.account, c.quote)]
-        ex = w.exposure.get(symbol)
+        ex = w.exposed(symbol)
         pending = (ex.ro_buy if buy else ex.ro_sell) if ex is not None else 0
         if pending + qty > abs(size):
             return Refusal.REDUCE_ONLY_REJECTED
@@ -155,7 +155,7 @@ def check_amend(s: Sentinel, cmd: Amend) -> Refusal | None:
     if o.reduce_only:
         p = s.position(o.account, o.symbol)
         size = abs(p.size) if p is not None else 0
-        ex = s.wallets[(o.account, s.contracts[o.symbol].quote)].exposure.get(o.symbol)
+        ex = s.wallets[(o.account, s.contracts[o.symbol].quote)].exposed(o.symbol)
         pending = (ex.ro_buy if o.buy else ex.ro_sell) if ex is not None else 0
         return Refusal.REDUCE_ONLY_REJECTED if pending - o.qty + cmd.qty > size else None
     drop = (o.buy, o.qty, o.qty * o.price) if o.working and o.limit else None

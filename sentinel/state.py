@@ -30,19 +30,21 @@ _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP, OrderType.TAKE_PROFIT
 def export_sentinel(s: Sentinel) -> dict[str, Any]:
     """Canonical plain-data state of ``s``."""
     wallets = []
+    settings: dict[tuple[int, str], list[list[Any]]] = {}
+    for (account, sym), (lev, iso) in sorted(s.account_settings.items()):
+        settings.setdefault((account, s.contracts[sym].quote), []).append([sym, lev, iso])
     for (account, asset), w in sorted(s.wallets.items()):
-        if not (w.balance or w.positions or w.settings) and account != FUND:
+        positions = w.positions
+        mine = settings.get((account, asset), [])
+        if not (w.balance or positions or mine) and account != FUND:
             continue
         wallets.append(
             [
                 account,
                 asset,
                 w.balance,
-                [[sym, *w.settings[sym]] for sym in sorted(w.settings)],
-                [
-                    [sym, p.size, p.cost, p.isolated, p.margin]
-                    for sym, p in sorted(w.positions.items())
-                ],
+                mine,
+                [[sym, p.size, p.cost, p.isolated, p.margin] for sym, p in positions.items()],
             ]
         )
     return {
@@ -112,9 +114,9 @@ def _load_sentinel(s: Sentinel, state: dict[str, Any]) -> None:
         w = s.wallet(_int(account, "account", 0), asset)
         w.balance = _int(balance, f"wallet {account}/{asset} balance")
         for sym, lev, iso in settings:
-            if sym not in s.contracts or type(iso) is not bool:
+            if sym not in s.contracts or s.contracts[sym].quote != asset or type(iso) is not bool:
                 raise ValueError(f"sentinel state: bad settings {sym!r} of account {account}")
-            w.settings[sym] = (_int(lev, f"{sym} leverage", 1), iso)
+            s.store_settings(account, sym, _int(lev, f"{sym} leverage", 1), iso)
         for sym, size, cost, iso, margin in positions:
             if sym not in s.contracts or s.contracts[sym].quote != asset or type(iso) is not bool:
                 raise ValueError(f"sentinel state: bad position {sym!r} of account {account}")
@@ -126,7 +128,8 @@ def _load_sentinel(s: Sentinel, state: dict[str, Any]) -> None:
             p.margin = _int(margin, f"{sym} margin of {account}")
             if not p.size:
                 raise ValueError(f"sentinel state: empty position {sym} of account {account}")
-            w.positions[sym] = p
+            if account in s.holders[sym]:
+                raise ValueError(f"sentinel state: two positions {sym} of account {account}")
             s.holders[sym][account] = p
     for field in ("fees", "net_deposits"):
         rows = state.get(field)

@@ -237,7 +237,7 @@ class Venue:
         """Cancel reduce-only orders (newest first) that no longer fit the position."""
         s = self.sentinel
         w = s.wallets.get((account, s.contracts[symbol].quote))
-        ex = w.exposure.get(symbol) if w is not None else None
+        ex = w.exposed(symbol) if w is not None else None
         if ex is None or not (ex.ro_buy or ex.ro_sell):
             return
         p = s.position(account, symbol)
@@ -471,15 +471,6 @@ class Venue:
             reason = Refusal.UNKNOWN_SYMBOL
         return reason
 
-    def _store_settings(self, account: int, symbol: str, leverage: int, isolated: bool) -> None:
-        s = self.sentinel
-        c = s.contracts[symbol]
-        w = s.wallet(account, c.quote)
-        if (leverage, isolated) == (c.default_leverage, False):
-            w.settings.pop(symbol, None)
-        else:
-            w.settings[symbol] = (leverage, isolated)
-
     def _set_leverage(self, cmd: SetLeverage, out: list[Any]) -> None:
         """Binance rules: 1 <= leverage <= the first bracket's maximum; the position's
         notional must be allowed at the new leverage; an isolated position's leverage is
@@ -507,12 +498,12 @@ class Venue:
             if isolated:
                 return self._refuse(cmd, Refusal.POSITION_OR_ORDERS_OPEN, out)
         if w is not None and lev < old_lev:
-            self._store_settings(cmd.account, cmd.symbol, lev, isolated)
+            s.store_settings(cmd.account, cmd.symbol, lev, isolated)
             short = s.available(w) < 0
-            self._store_settings(cmd.account, cmd.symbol, old_lev, isolated)
+            s.store_settings(cmd.account, cmd.symbol, old_lev, isolated)
             if short:
                 return self._refuse(cmd, Refusal.INSUFFICIENT_MARGIN, out)
-        self._store_settings(cmd.account, cmd.symbol, lev, isolated)
+        s.store_settings(cmd.account, cmd.symbol, lev, isolated)
         out.append(LeverageSet(cmd.seq, cmd.ts, cmd.account, cmd.symbol, lev))
 
     def _set_margin_type(self, cmd: SetMarginType, out: list[Any]) -> None:
@@ -529,5 +520,5 @@ class Venue:
         c = s.contracts[cmd.symbol]
         w = s.wallets.get((cmd.account, c.quote))
         lev = s.settings(w, cmd.symbol)[0] if w is not None else c.default_leverage
-        self._store_settings(cmd.account, cmd.symbol, lev, cmd.isolated)
+        s.store_settings(cmd.account, cmd.symbol, lev, cmd.isolated)
         out.append(MarginTypeSet(cmd.seq, cmd.ts, cmd.account, cmd.symbol, cmd.isolated))
