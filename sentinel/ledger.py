@@ -48,7 +48,6 @@ popped units are then evaluated exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from fractions import Fraction
 from heapq import heapify, heappop, heappush
 from typing import Any
 
@@ -68,6 +67,7 @@ from sentinel.units import MONEY_ONE, RATE_ONE, ceil_div
 
 FUND = 0  # the insurance fund's account id (users start at 1)
 INTERNAL_ORDER_ID = 1 << 62  # order ids at or above this belong to Sentinel's own orders
+ADL_SCORE_ONE = 10**18  # ADL scores are integers: LeveragePnL x 10**18, floored
 
 UnitKey = tuple[int, str, str]  # (account, asset, symbol); symbol "" = the cross unit
 
@@ -768,8 +768,11 @@ class Sentinel:
         PnL% = max(0, upnl) / max(1, wallet), times margin ratio = maintenance / margin
         balance (0 when the balance is not positive); highest first, then account id.
         Wallet, upnl and maintenance are the unit's (an isolated position's own, or the
-        account's cross totals). The fund is never in the queue."""
-        ranked: list[tuple[Fraction, int, Position]] = []
+        account's cross totals). The fund is never in the queue. Scores are integers
+        (LeveragePnL x 10**18, floored): closer scores tie and go by account id. Cost:
+        O(n) over the symbol's holders per deleveraged position (ADL is the last resort;
+        Binance keeps a precomputed queue, this recomputes it at the current marks)."""
+        ranked: list[tuple[int, int, Position]] = []
         for account, p in self.holders[symbol].items():
             if account in (exclude, FUND) or not p.size or (p.size > 0) != long_side:
                 continue
@@ -780,9 +783,11 @@ class Sentinel:
             wallet = positions[0].margin if p.isolated else self.wallets[(account, asset)].balance
             upnl = sum(self.upnl(q) for q in positions)
             if balance <= 0 or upnl <= 0:
-                score = Fraction(0)
+                score = 0
             else:
-                score = Fraction(upnl * mm_scaled, max(MONEY_ONE, wallet) * balance * RATE_ONE)
+                score = (upnl * mm_scaled * ADL_SCORE_ONE) // (
+                    max(MONEY_ONE, wallet) * balance * RATE_ONE
+                )
             ranked.append((score, account, p))
         ranked.sort(key=lambda r: (-r[0], r[1]))
         return [r[2] for r in ranked]
