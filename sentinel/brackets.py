@@ -68,6 +68,11 @@ class BracketTable:
                 raise ValueError(f"bracket {n}: maintenance margin rate must be in (0, 0.5]")
             if mmr < prev_mmr:
                 raise ValueError(f"bracket {n}: maintenance margin rate must not decrease")
+            if lev * mmr >= RATE_ONE:
+                raise ValueError(
+                    f"bracket {n}: maintenance margin rate x max leverage must be below 1, "
+                    "or a position opened at that leverage is liquidatable at once"
+                )
             if lev < 1 or (brackets and lev > brackets[-1].max_leverage):
                 raise ValueError(
                     f"bracket {n}: max leverage must be >= 1 and not above the previous bracket's"

@@ -179,6 +179,7 @@ class Sentinel:
         self.assets: list[str] = sorted({c.quote for c in self.contracts.values()})
         self.wallets: dict[tuple[int, str], Wallet] = {}
         self.holders: dict[str, dict[int, Position]] = {s: {} for s in self.contracts}
+        self.open_qty: dict[str, int] = {s: 0 for s in self.contracts}  # sum of |size|
         self._asset_holders: dict[str, list[tuple[str, dict[int, Position]]]] = {
             a: [
                 (s, self.holders[s]) for s in sorted(self.contracts) if self.contracts[s].quote == a
@@ -299,9 +300,9 @@ class Sentinel:
         """Initial margin held by ``w``'s open orders in ``symbol`` (money, rounded up).
 
         Orders that would only reduce the position need none: with position size s, the
-        first max(0, -s) of the buy quantity (and max(0, s) of the sells) is exempt, the
-        rest is charged at its orders' average price. The larger side is charged, as both
-        cannot fill to grow the position at once.
+        first max(0, -s - reduce-only buys) of the buy quantity (and max(0, s - reduce-only
+        sells) of the sells) is exempt, the rest is charged at its orders' average price.
+        The larger side is charged, as both cannot fill to grow the position at once.
         """
         ex = ex if ex is not None else w.exposed(symbol)
         if ex is None:
@@ -310,8 +311,8 @@ class Sentinel:
         size = p.size if p is not None else 0
         worst = 0
         for qty, notional, exempt in (
-            (ex.buy_qty, ex.buy_notional, max(0, -size)),
-            (ex.sell_qty, ex.sell_notional, max(0, size)),
+            (ex.buy_qty, ex.buy_notional, max(0, -size - ex.ro_buy)),
+            (ex.sell_qty, ex.sell_notional, max(0, size - ex.ro_sell)),
         ):
             if qty > exempt:
                 worst = max(worst, ceil_div(notional * (qty - exempt), qty))
@@ -355,7 +356,10 @@ class Sentinel:
         return ex
 
     def _count(self, o: OpenOrder, qty: int, price: int, sign: int) -> None:
-        """Add (sign=1) or remove (sign=-1) ``qty`` of order ``o`` at ``price``."""
+        """Add (sign=1) or remove (sign=-1) ``qty`` of order ``o`` at ``price``. Orders
+        that hold nothing (pending conditional, market) leave no exposure behind."""
+        if not (o.reduce_only or (o.working and o.limit)):
+            return
         w = self.wallet(o.account, self.contracts[o.symbol].quote)
         ex = self.exposure(w, o.symbol)
         if o.reduce_only:
@@ -506,6 +510,7 @@ class Sentinel:
         realized = 0
         to_margin = 0  # wallet -> isolated margin (negative: released)
         s = p.size
+        self.open_qty[symbol] -= abs(s)
         liquidating = p is self.liquidating
         if s == 0 or (s > 0) == (dq > 0):
             p.size = s + dq
@@ -531,6 +536,7 @@ class Sentinel:
                 if p.isolated:
                     to_margin += ceil_div(rest * price * k, lev)
         p.margin += to_margin
+        self.open_qty[symbol] += abs(p.size)
         if fee:
             self.fees[c.quote] += fee
         out.append(

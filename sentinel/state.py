@@ -131,6 +131,7 @@ def _load_sentinel(s: Sentinel, state: dict[str, Any]) -> None:
             if account in s.holders[sym]:
                 raise ValueError(f"sentinel state: two positions {sym} of account {account}")
             s.holders[sym][account] = p
+            s.open_qty[sym] += abs(p.size)
     for field in ("fees", "net_deposits"):
         rows = state.get(field)
         if not isinstance(rows, list) or [r[0] for r in rows] != s.assets:

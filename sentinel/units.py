@@ -26,6 +26,11 @@ RATE_ONE: int = 10**RATE_DECIMALS
 
 # Every integer kept in state must fit the canonical msgpack encoding (signed 64-bit).
 MAX_VALUE = (1 << 63) - 1
+# Bounds that keep every money amount far inside 64 bits (see sentinel.pretrade):
+MAX_ORDER_NOTIONAL = 10**17  # one order: 10**9 of the quote
+MAX_OPEN_NOTIONAL = 1 << 59  # a symbol's open quantity x price when an order is placed
+MAX_MARK_NOTIONAL = 1 << 61  # ... when a mark price is accepted (a move of up to 4x)
+MAX_DEPOSITS = 1 << 61  # net deposits per asset, and any one wallet's deposits
 
 
 def ceil_div(a: int, b: int) -> int:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from heapq import heappop, heappush
 from typing import Any
 
 from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType, Withdraw
@@ -58,7 +59,7 @@ from sentinel.events import (
 )
 from sentinel.ledger import FUND, INTERNAL_ORDER_ID, OpenOrder, Position, Sentinel, UnitKey
 from sentinel.pretrade import check_amend, check_identity, check_new
-from sentinel.units import MAX_VALUE, RATE_ONE, ceil_div
+from sentinel.units import MAX_DEPOSITS, MAX_MARK_NOTIONAL, MAX_VALUE, RATE_ONE, ceil_div
 from titan.commands import Amend, Cancel, CancelAll, NewOrder, SetMarkPrice
 from titan.engine import Engine
 from titan.enums import OrderType, Side, TimeInForce
@@ -67,6 +68,7 @@ from titan.validation import CONDITIONAL_TYPES
 
 _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP, OrderType.TAKE_PROFIT})
 MAX_FUNDING_RATE = RATE_ONE // 10  # |rate| <= 10% per interval
+MAX_TS = 1 << 62  # ms; leaves room for the next funding time in int64
 
 
 class Venue:
@@ -144,7 +146,7 @@ class Venue:
         )
 
     def _new_order(self, cmd: NewOrder, out: list[Any]) -> None:
-        reason = check_new(self.sentinel, cmd)
+        reason = check_new(self.sentinel, self.titan, cmd)
         if reason is not None:
             self._refuse(cmd, reason, out)
             return
@@ -213,23 +215,42 @@ class Venue:
     # -- settlement and liquidation --------------------------------------------------
 
     def _settle(self, out: list[Any], seq: int, ts: int) -> None:
-        """Trim reduce-only orders, then evaluate every dirty unit exactly: liquidate the
-        crossed ones, re-index the rest; repeat until nothing is left to do."""
+        """Trim reduce-only orders, then evaluate dirty units exactly, always the smallest
+        key next (units dirtied meanwhile join the queue): liquidate the crossed ones,
+        re-index the rest, until nothing is left to do.
+
+        The order depends only on the state, never on which index entries happened to
+        pop (a false alarm is evaluated and only re-indexed), so a venue restored from a
+        snapshot, whose index is rebuilt fresh, emits exactly the same events.
+        """
         s = self.sentinel
-        while s.touched or s.dirty:
+        queue: list[UnitKey] = []
+        queued: set[UnitKey] = set()  # membership only, never iterated
+        changed = True  # new dirty units may exist (at the start, after a liquidation)
+        while True:
             if s.touched:
                 touched = sorted(s.touched)
                 s.touched.clear()
                 for account, symbol in touched:
                     self._trim_reduce_only(account, symbol, out, seq, ts)
+            if changed:
+                for key in s.dirty:
+                    if key not in queued:
+                        queued.add(key)
+                        heappush(queue, key)
+                changed = False
+            if not queue:
+                return
+            key = heappop(queue)
+            queued.discard(key)
+            if key not in s.dirty:
                 continue
-            dirty = sorted(s.dirty)
-            s.dirty.clear()
-            for key in dirty:
-                if s.crossed(key):
-                    self._liquidate(key, out, seq, ts)
-                else:
-                    s.reindex(key)
+            del s.dirty[key]
+            if s.crossed(key):
+                self._liquidate(key, out, seq, ts)
+                changed = True
+            else:
+                s.reindex(key)
 
     def _trim_reduce_only(
         self, account: int, symbol: str, out: list[Any], seq: int, ts: int
@@ -262,17 +283,43 @@ class Venue:
         seq: int,
         ts: int,
     ) -> None:
+        """Send Sentinel's own IOC reduce-only order(s) for ``qty`` limited at ``price``,
+        within Titan's filters: the limit is moved inside the price band (only ever to a
+        better price for the account), the quantity is split into orders of at most the
+        symbol's maximum, and a piece below the minimum notional is not sent (what is not
+        sent stays with the position, for the takeover). Stops at the first piece the
+        book does not fill completely."""
         s = self.sentinel
-        oid = s.next_order_id
-        s.next_order_id += 1
+        spec = s.contracts[symbol].spec
+        tick = spec.tick
+        ref = self.titan.mark_price(symbol) or self.titan.last_price(symbol)
+        if spec.band_bps and ref:
+            low = ceil_div(ceil_div(ref * (10_000 - spec.band_bps), 10_000), tick) * tick
+            high = ref * (10_000 + spec.band_bps) // 10_000 // tick * tick
+            price = min(price, high) if buy else max(price, low)
+            if not low <= price <= high:
+                return  # the band excludes every price at least as good as the limit
         side = Side.BUY if buy else Side.SELL
-        if account != FUND:
-            out.append(LiquidationOrder(seq, ts, account, symbol, oid, side.value, qty, price))
-        order = NewOrder(
-            seq, ts, symbol, account, oid, side, qty, price, OrderType.LIMIT, TimeInForce.IOC,
-            reduce_only=True,
-        )  # fmt: skip
-        self._run(order, out, True)
+        piece = spec.max_qty // spec.lot * spec.lot if spec.max_qty else qty
+        left = qty
+        while left:
+            q = min(left, piece)
+            if q * price < spec.min_notional:
+                return
+            oid = s.next_order_id
+            s.next_order_id += 1
+            if account != FUND:
+                out.append(LiquidationOrder(seq, ts, account, symbol, oid, side.value, q, price))
+            order = NewOrder(
+                seq, ts, symbol, account, oid, side, q, price, OrderType.LIMIT, TimeInForce.IOC,
+                reduce_only=True,
+            )  # fmt: skip
+            start = len(out)
+            self._run(order, out, True)
+            filled = sum(e.qty for e in out[start:] if type(e) is Trade and e.taker_order_id == oid)
+            if filled < q:
+                return
+            left -= q
 
     def _transfer(
         self, p: Position, to: int, qty: int, price: int, out: list[Any], seq: int, ts: int
@@ -295,12 +342,8 @@ class Venue:
         w = s.wallets[(account, asset)]
         if symbol:
             cancel = [symbol]
-        else:
-            cancel = [
-                sym
-                for sym, c in s.contracts.items()
-                if c.quote == asset and not s.settings(w, sym)[1]
-            ]
+        else:  # every order in the asset draws on the wallet the liquidation takes
+            cancel = [sym for sym, c in s.contracts.items() if c.quote == asset]
         for sym in cancel:
             if self.titan.open_orders(account, sym):
                 self._run(CancelAll(seq, ts, sym, account), out)
@@ -397,6 +440,10 @@ class Venue:
             return self._refuse(cmd, Refusal.INVALID_PRICE, out)
         if type(rate) is not int or abs(rate) > MAX_FUNDING_RATE:
             return self._refuse(cmd, Refusal.INVALID_FUNDING_RATE, out)
+        if type(cmd.ts) is not int or not 0 <= cmd.ts <= MAX_TS:
+            return self._refuse(cmd, Refusal.INVALID_TIMESTAMP, out)
+        if s.open_qty[symbol] * price * s.contracts[symbol].scale > MAX_MARK_NOTIONAL:
+            return self._refuse(cmd, Refusal.NOTIONAL_TOO_LARGE, out)
         seq, ts = cmd.seq, cmd.ts
         s.marks[symbol] = price
         s.funding_rate[symbol] = rate
@@ -433,7 +480,10 @@ class Venue:
         s = self.sentinel
         reason = self._money_reason(cmd)
         w = s.wallets.get((cmd.account, cmd.asset)) if reason is None else None
-        if reason is None and (w.balance if w is not None else 0) + cmd.amount > MAX_VALUE:
+        if reason is None and (
+            max(w.balance if w is not None else 0, 0) + cmd.amount > MAX_DEPOSITS
+            or s.net_deposits[cmd.asset] + cmd.amount > MAX_DEPOSITS
+        ):
             reason = Refusal.INVALID_AMOUNT
         if reason is not None:
             return self._refuse(cmd, reason, out)
@@ -491,12 +541,17 @@ class Venue:
             s.settings(w, cmd.symbol) if w is not None else (c.default_leverage, False)
         )
         p = s.position(cmd.account, cmd.symbol)
-        if p is not None and p.size:
-            notional = abs(p.size) * s.marks[cmd.symbol] * c.scale
-            if notional > c.brackets.max_notional(lev):
+        size = p.size if p is not None else 0
+        ex = w.exposed(cmd.symbol) if w is not None else None
+        if size or ex is not None:
+            worst = abs(size)
+            if ex is not None:  # every open order on one side filled
+                worst = max(worst, abs(size + ex.buy_qty), abs(size - ex.sell_qty))
+            mark = s.marks.get(cmd.symbol, 0)
+            if worst * mark * c.scale > c.brackets.max_notional(lev):
                 return self._refuse(cmd, Refusal.NOTIONAL_ABOVE_LEVERAGE_LIMIT, out)
-            if isolated:
-                return self._refuse(cmd, Refusal.POSITION_OR_ORDERS_OPEN, out)
+        if size and isolated:
+            return self._refuse(cmd, Refusal.POSITION_OR_ORDERS_OPEN, out)
         if w is not None and lev < old_lev:
             s.store_settings(cmd.account, cmd.symbol, lev, isolated)
             short = s.available(w) < 0
