@@ -13,8 +13,10 @@ Model (one-way mode, Binance USDⓈ-M)
   absorbs the integer rounding, so a position's realized PnL over its life is exactly
   the sum of its exit notionals minus its entry notionals.
 - An *isolated* position has its own margin, moved out of the wallet when it grows
-  (``notional / leverage``, rounded up), credited with its realized PnL, and released
-  back proportionally when it shrinks (rounded down; all of it when it closes).
+  (``notional / leverage``, rounded up) and released back in proportion when it shrinks
+  (rounded down; all of it when it closes), while the realized PnL goes to the wallet,
+  so the part that stays open keeps its share of the margin (during a liquidation the
+  realized PnL stays in the margin, which the liquidation settles).
 - A *unit* of liquidation is an isolated position, or an account's cross positions in
   one asset taken together. It is crossed when maintenance margin >= margin balance at
   the mark prices, evaluated exactly (scaled by RATE_ONE, no rounding).
@@ -526,8 +528,9 @@ class Sentinel:
             p.cost -= removed
             p.size = s - sign * close
             if p.isolated:
-                p.margin += realized
-                if not liquidating:
+                if liquidating:  # the liquidation settles what is left of the margin
+                    p.margin += realized
+                else:  # the closed share of the margin comes back; PnL goes to the wallet
                     to_margin = -(p.margin if p.size == 0 else p.margin * close // a)
             rest = abs(dq) - close
             if rest:
@@ -572,7 +575,7 @@ class Sentinel:
                 )
         else:
             moves = (
-                (BalanceReason.REALIZED_PNL, 0 if p.isolated else realized),
+                (BalanceReason.REALIZED_PNL, 0 if p.isolated and liquidating else realized),
                 (BalanceReason.FEE, -fee),
                 (BalanceReason.ISOLATED_MARGIN, -to_margin),
             )

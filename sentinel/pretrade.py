@@ -16,7 +16,8 @@ Rules (checked in this order; the first broken one is the refusal):
    not exceed the largest notional the account's leverage allows in the bracket table
    (NOTIONAL_ABOVE_LEVERAGE_LIMIT).
 5. If the order raises the initial margin held by the account's open orders, the
-   available balance after it, less the order's open loss, must stay >= 0
+   available balance after it, less the order's open loss and its fee (at the higher of
+   the maker and taker rates), must stay >= 0
    (INSUFFICIENT_MARGIN). Open orders count (see :meth:`Sentinel.order_margin`). A limit
    order is valued at its price; its open loss is what it would lose at once against the
    mark (a buy above the mark, a sell below). A market order is valued at what it would
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 from sentinel.events import Refusal
 from sentinel.ledger import FUND, INTERNAL_ORDER_ID, Exposure, Sentinel
-from sentinel.units import MAX_OPEN_NOTIONAL, MAX_ORDER_NOTIONAL, MAX_VALUE
+from sentinel.units import MAX_OPEN_NOTIONAL, MAX_ORDER_NOTIONAL, MAX_VALUE, RATE_ONE, ceil_div
 from titan.commands import Amend, NewOrder
 from titan.engine import Engine
 from titan.enums import OrderType, Side
@@ -133,7 +134,8 @@ def _margin_reason(
         return Refusal.INSUFFICIENT_MARGIN
     before = s.order_margin(w, symbol)
     after = s.order_margin(w, symbol, new)
-    if after > before and s.available(w) + before - after - loss * c.scale < 0:
+    fee = ceil_div(notional * c.scale * max(c.maker_fee, c.taker_fee), RATE_ONE)
+    if after > before and s.available(w) + before - after - loss * c.scale - fee < 0:
         return Refusal.INSUFFICIENT_MARGIN
     return None
 

@@ -77,6 +77,7 @@ class Venue:
     def __init__(self, contracts: Iterable[Contract]) -> None:
         contracts = list(contracts)
         self.titan = Engine(c.spec for c in contracts)
+        self.titan.reduce_only_cap = self._reducible
         self.sentinel = Sentinel(contracts)
         self._handlers: dict[type, Callable[[Any, list[Any]], None]] = {
             NewOrder: self._new_order,
@@ -195,6 +196,22 @@ class Venue:
                 s.order_closed(e.order_id)
             elif type(e) is Amended:
                 s.order_amended(e.order_id, e.price, e.qty)
+
+    def _reducible(self, account: int, symbol: str, side: Side, events: list[Any]) -> int:
+        """Titan's reduce-only hook: how much an order of ``side`` may still trade now.
+
+        Sentinel's position is the one before the running Titan command (its trades are
+        cleared when it returns), so this command's trades so far are added to it."""
+        p = self.sentinel.position(account, symbol)
+        size = p.size if p is not None else 0
+        for e in events:
+            if type(e) is Trade and e.symbol == symbol:
+                bought = e.qty if e.aggressor is Side.BUY else -e.qty
+                if e.taker_account == account:
+                    size += bought
+                if e.maker_account == account:
+                    size -= bought
+        return max(size, 0) if side is Side.SELL else max(-size, 0)
 
     def _clear(self, t: Trade, out: list[Any]) -> None:
         """A trade changes both positions; Sentinel's own orders pay no fee."""

@@ -137,15 +137,16 @@ BAD_TERMS = [
     ('brackets = [{ cap = "100", mmr = "0.1" }]\n', "max_leverage"),
     ('brackets = [{ cap = "100", mmr = "0.1", max_leverage = "10" }]\n', "max_leverage"),
     ('brackets = [{ cap = "100", mmr = "0.1", max_leverage = 10, x = 1 }]\n', "brackets[1]"),
-    ('brackets = [{ cap = "100", mmr = "0.6", max_leverage = 10 }]\n', "bracket 1"),
+    ('brackets = [{ cap = "100", mmr = "0.6", max_leverage = 1 }]\n', "bracket 1"),
+    ('brackets = [{ cap = "100", mmr = "0.1", max_leverage = 10 }]\n', "max leverage"),
     (
-        'brackets = [{ cap = "100", mmr = "0.1", max_leverage = 10 },'
-        ' { cap = "50", mmr = "0.2", max_leverage = 5 }]\n',
+        'brackets = [{ cap = "100", mmr = "0.1", max_leverage = 5 },'
+        ' { cap = "50", mmr = "0.2", max_leverage = 2 }]\n',
         "bracket 2",
     ),
     (
-        'brackets = [{ cap = "100", mmr = "0.2", max_leverage = 10 },'
-        ' { cap = "500", mmr = "0.1", max_leverage = 5 }]\n',
+        'brackets = [{ cap = "100", mmr = "0.2", max_leverage = 4 },'
+        ' { cap = "500", mmr = "0.1", max_leverage = 2 }]\n',
         "bracket 2",
     ),
     (

@@ -118,6 +118,10 @@ class Engine:
         self._client_ids: dict[tuple[int, str], Order] = {}
         self._trade_id = 0
         self._priority = 0
+        # Reduce-only enforcement is off unless a position keeper installs this hook:
+        # (account, symbol, side, events so far in this command) -> the quantity an order
+        # of that side may still trade without taking the position beyond zero.
+        self.reduce_only_cap: Callable[[int, str, Side, list[Event]], int] | None = None
         self._handlers: dict[type, Callable[[Any], list[Event]]] = {
             NewOrder: self._new_order,
             Cancel: self._cancel,
@@ -348,6 +352,13 @@ class Engine:
             if tif is FOK and not self._fillable(book, o, limit_key):
                 self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
                 return False
+            if o.reduce_only and self.reduce_only_cap is not None:
+                cap = self.reduce_only_cap(o.account, o.symbol, o.side, events)
+                if cap <= 0:
+                    self._expire(ss, o, ExpireReason.REDUCE_ONLY, events, seq, ts)
+                    return False
+                if cap < o.qty:
+                    self._shrink(ss, o, cap, events, seq, ts)
             stp_reason = self._match(ss, o, limit_key, events, seq, ts)
         elif tif is FOK:
             self._expire(ss, o, ExpireReason.FOK_NOT_FILLABLE, events, seq, ts)
@@ -435,6 +446,7 @@ class Engine:
         tside = taker.side
         stp = taker.stp
         check_stp = stp is not STP_NONE
+        cap_hook = self.reduce_only_cap
         append = events.append
         tid = self._trade_id
         traded = 0
@@ -465,6 +477,30 @@ class Engine:
                         break
                     o = nxt
                     continue
+                if o.reduce_only and cap_hook is not None:
+                    cap = cap_hook(o.account, symbol, o.side, events)
+                    if cap <= 0:
+                        level.pop_head()  # the level itself is dropped below once empty
+                        self._deindex(o)
+                        append(
+                            _tuple_new(
+                                Expired,
+                                (
+                                    seq,
+                                    ts,
+                                    symbol,
+                                    o.order_id,
+                                    o.account,
+                                    o.qty,
+                                    ExpireReason.REDUCE_ONLY,
+                                ),
+                            )  # fmt: skip
+                        )
+                        ss.open_qty -= o.qty
+                        o = nxt
+                        continue
+                    if cap < o.qty:
+                        self._shrink(ss, o, cap, events, seq, ts)
                 q = o.qty
                 if q <= remaining:
                     fill = q
@@ -517,6 +553,19 @@ class Engine:
             ss.open_qty -= 2 * traded
             ss.last_price = last
         return stp_reason
+
+    def _shrink(
+        self, ss: SymbolState, o: Order, qty: int, events: list[Event], seq: int, ts: int
+    ) -> None:
+        """Cut a reduce-only order down to ``qty`` (its priority kept), as an Amended event."""
+        cut = o.qty - qty
+        o.qty = qty
+        if o.level is not None:
+            o.level.qty -= cut
+        ss.open_qty -= cut
+        events.append(
+            _tuple_new(Amended, (seq, ts, o.symbol, o.order_id, o.account, o.price, qty, True))
+        )
 
     def _fire_triggers(self, ss: SymbolState, events: list[Event], seq: int, ts: int) -> None:
         """Release every conditional order the current prices fire, in batches.

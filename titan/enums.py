@@ -107,6 +107,7 @@ class ExpireReason(StrEnum):
     STP_EXPIRE_TAKER = "STP_EXPIRE_TAKER"
     STP_EXPIRE_MAKER = "STP_EXPIRE_MAKER"
     STP_EXPIRE_BOTH = "STP_EXPIRE_BOTH"
+    REDUCE_ONLY = "REDUCE_ONLY"  # a reduce-only order would take the position beyond zero
 
 
 class CancelReason(StrEnum):
