@@ -32,6 +32,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(PY) bench/titan.py
 	$(PY) bench/oracle.py
+	$(PY) bench/sentinel.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
