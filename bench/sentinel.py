@@ -97,7 +97,6 @@ import argparse
 import gc
 import json
 import linecache
-import math
 import os
 import platform
 import random
@@ -140,6 +139,7 @@ def _fix_path() -> None:
 _fix_path()
 
 from exchange.config import default_specs  # noqa: E402
+from exchange.measure import machine_info, percentile, timer_overhead_ns  # noqa: E402
 from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType  # noqa: E402
 from sentinel.contracts import Contract, contract_from_terms  # noqa: E402
 from sentinel.events import (  # noqa: E402
@@ -483,25 +483,6 @@ def traced_bytes(n: int, pop: Population, cs: list[Contract], top: int = 10) -> 
 # -- statistics and output -------------------------------------------------------------
 
 
-def percentile(sorted_values: Sequence[int], p: float) -> int:
-    """Nearest-rank percentile of an ascending sequence (p in 0..100)."""
-    if not sorted_values:
-        return 0
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def timer_overhead_ns(samples: int = 100_000) -> int:
-    """Median cost of one ``perf_counter_ns`` pair around nothing."""
-    ns = time.perf_counter_ns
-    lat = [0] * samples
-    for i in range(samples):
-        t0 = ns()
-        lat[i] = ns() - t0
-    lat.sort()
-    return lat[samples // 2]
-
-
 def _put(out: dict[str, Any], name: str, values: Sequence[float], digits: int = 2) -> None:
     """``name`` (median over trials), ``name_min`` and ``name_max`` into ``out``."""
     out[name] = round(statistics.median(values), digits)
@@ -603,30 +584,6 @@ def summarise(
         _put(out, f"{key}_per_liquidation_us_{lb}", per_liq)
     out[f"liquidations_{lb}"] = b.liquidations
     return out
-
-
-def machine_info() -> dict[str, Any]:
-    """Where the numbers were measured."""
-    info: dict[str, Any] = {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or "?",
-        "cpu_count": os.cpu_count(),
-    }
-    if hasattr(os, "sched_getaffinity"):
-        info["cpus_usable"] = len(os.sched_getaffinity(0))
-    if hasattr(os, "getloadavg"):
-        info["loadavg_1m"] = round(os.getloadavg()[0], 2)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu_model"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return info
 
 
 def format_table(r: dict[str, Any]) -> str:

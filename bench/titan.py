@@ -42,9 +42,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -73,6 +70,8 @@ _fix_path()
 
 from exchange.config import default_specs  # noqa: E402
 from exchange.flow import OrderFlow  # noqa: E402
+from exchange.measure import machine_info as base_machine_info  # noqa: E402
+from exchange.measure import percentile, timer_overhead_ns  # noqa: E402
 from titan import Command, Engine, Event, SymbolSpec, Trade  # noqa: E402
 
 
@@ -178,25 +177,6 @@ def run_latency(w: Workload, keep_events: bool, gc_off: bool) -> list[int]:
     return lat
 
 
-def percentile(sorted_values: Sequence[int], p: float) -> int:
-    """Nearest-rank percentile of an ascending sequence (p in 0..100)."""
-    if not sorted_values:
-        return 0
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def timer_overhead_ns(samples: int = 100_000) -> int:
-    """Median cost of one ``perf_counter_ns`` pair around nothing."""
-    ns = time.perf_counter_ns
-    lat = [0] * samples
-    for i in range(samples):
-        t0 = ns()
-        lat[i] = ns() - t0
-    lat.sort()
-    return lat[samples // 2]
-
-
 def _stats(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
@@ -283,18 +263,8 @@ def book_summary(engine: Engine, specs: list[SymbolSpec]) -> dict[str, Any]:
 
 
 def machine_info() -> dict[str, Any]:
-    """Where the numbers were measured."""
-    info: dict[str, Any] = {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-    if hasattr(os, "sched_getaffinity"):
-        info["cpus_usable"] = len(os.sched_getaffinity(0))
-    if hasattr(os, "getloadavg"):
-        info["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    """Where the numbers were measured, and the timer's own cost."""
+    info = base_machine_info()
     info["timer_overhead_ns"] = timer_overhead_ns()
     return info
 

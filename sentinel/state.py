@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import msgpack
-
 from sentinel.contracts import Contract
 from sentinel.ledger import FUND, OpenOrder, Position, Sentinel
 from sentinel.units import MAX_VALUE
 from titan.engine import Engine
 from titan.enums import OrderType, Side
+from titan.state import decode_state, encode_state
 
 if TYPE_CHECKING:
     from sentinel.venue import Venue
@@ -71,20 +70,13 @@ def export_venue_state(venue: Venue) -> dict[str, Any]:
 
 
 def encode_venue_state(state: dict[str, Any]) -> bytes:
-    """Canonical bytes of an exported state (msgpack, insertion-ordered maps)."""
-    data: bytes = msgpack.packb(state, use_bin_type=True)
-    return data
+    """Canonical bytes of an exported venue state (the same msgpack encoding as Titan's)."""
+    return encode_state(state)
 
 
 def decode_venue_state(data: bytes) -> dict[str, Any]:
     """Inverse of :func:`encode_venue_state` (ValueError if not a state map)."""
-    try:
-        state = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    except Exception as exc:  # msgpack raises several unrelated types
-        raise ValueError(f"state blob is not valid msgpack: {exc}") from None
-    if not isinstance(state, dict):
-        raise ValueError("state blob is not a map")
-    return state
+    return decode_state(data)
 
 
 def _int(value: Any, what: str, low: int = -MAX_VALUE - 1) -> int:

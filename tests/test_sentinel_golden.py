@@ -406,39 +406,29 @@ def test_ioc_liquidation_order_pays_no_trading_fee_but_maker_does() -> None:
     assert fills == {3: M("9.02"), 10: 0}  # 45,100 x 0.02% for the maker
 
 
-def test_reduce_only_maker_never_takes_the_position_past_zero() -> None:
-    """A taker sweeps an ordinary sell and then a reduce-only sell of the same account:
-    once the ordinary one has closed the position, Titan's reduce-only hook expires the
-    reduce-only order instead of letting it open a short."""
+@pytest.mark.parametrize("ordinary", ["1", "0.5"])
+def test_reduce_only_maker_never_takes_the_position_past_zero(ordinary: str) -> None:
+    """A taker sweeps an ordinary sell and then a reduce-only sell (1 BTC) of the same
+    account, long 1 BTC. Once the ordinary sell has closed the position, Titan's
+    reduce-only hook expires the reduce-only order; once it has closed half, the hook
+    cuts the order to the half that is left (Amended, priority kept), which then fills."""
     r = Run()
     r.mark("50000")
     r(Deposit, 1, "USDT", M("1000000"))
     r(Deposit, 7, "USDT", M("100000"))
     r.order(1, 1, "SELL", "1", "50000")
     r.order(7, 2, "BUY", "1", type=OrderType.MARKET)
-    r.order(7, 3, "SELL", "1", "50000")
+    r.order(7, 3, "SELL", ordinary, "50000")
     r.order(7, 4, "SELL", "1", "50000.1", reduce_only=True)
     ev = r.order(1, 5, "BUY", "2", "50000.1")
-    (expired,) = [e for e in ev if type(e) is Expired and e.order_id == 4]
-    assert (expired.reason, expired.qty) == (ExpireReason.REDUCE_ONLY, Q("1"))
-    assert [t.maker_order_id for t in of(ev, Trade)] == [3]
-    assert r.position(7) == (0, 0, 0)
-
-
-def test_reduce_only_order_is_cut_to_what_still_reduces() -> None:
-    """Half of the position is closed by an ordinary sell in the same sweep: the
-    reduce-only order is cut down to the half that is left (an Amended event, priority
-    kept) and fills only that."""
-    r = Run()
-    r.mark("50000")
-    r(Deposit, 1, "USDT", M("1000000"))
-    r(Deposit, 7, "USDT", M("100000"))
-    r.order(1, 1, "SELL", "1", "50000")
-    r.order(7, 2, "BUY", "1", type=OrderType.MARKET)
-    r.order(7, 3, "SELL", "0.5", "50000")
-    r.order(7, 4, "SELL", "1", "50000.1", reduce_only=True)
-    ev = r.order(1, 5, "BUY", "2", "50000.1")
-    (cut,) = [e for e in ev if type(e) is Amended]
-    assert (cut.order_id, cut.qty, cut.priority_kept) == (4, Q("0.5"), True)
-    assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(3, Q("0.5")), (4, Q("0.5"))]
+    left = Q("1") - Q(ordinary)
+    trades = [(t.maker_order_id, t.qty) for t in of(ev, Trade)]
+    if left:
+        (cut,) = of(ev, Amended)
+        assert (cut.order_id, cut.qty, cut.priority_kept) == (4, left, True)
+        assert trades == [(3, Q(ordinary)), (4, left)]
+    else:
+        (expired,) = [e for e in ev if type(e) is Expired and e.order_id == 4]
+        assert (expired.reason, expired.qty) == (ExpireReason.REDUCE_ONLY, Q("1"))
+        assert trades == [(3, Q("1"))]
     assert r.position(7) == (0, 0, 0)
