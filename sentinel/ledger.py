@@ -15,8 +15,11 @@ Model (one-way mode, Binance USDⓈ-M)
 - An *isolated* position has its own margin, moved out of the wallet when it grows
   (``notional / leverage``, rounded up) and released back in proportion when it shrinks
   (rounded down; all of it when it closes), while the realized PnL goes to the wallet,
-  so the part that stays open keeps its share of the margin (during a liquidation the
-  realized PnL stays in the margin, which the liquidation settles).
+  so the part that stays open keeps its share of the margin. If the closed part lost
+  more than its share, the margin absorbs the whole loss instead (the wallet is never
+  charged for an isolated loss); a position closed below its bankruptcy price leaves a
+  deficit the insurance fund pays. During a liquidation the realized PnL stays in the
+  margin, which the liquidation settles.
 - A *unit* of liquidation is an isolated position, or an account's cross positions in
   one asset taken together. It is crossed when maintenance margin >= margin balance at
   the mark prices, evaluated exactly (scaled by RATE_ONE, no rounding).
@@ -511,9 +514,11 @@ class Sentinel:
         fee = ceil_div(notional * fee_rate, RATE_ONE) if fee_rate else 0
         realized = 0
         to_margin = 0  # wallet -> isolated margin (negative: released)
+        deficit = 0  # an isolated position closed below its bankruptcy price: the fund pays
         s = p.size
         self.open_qty[symbol] -= abs(s)
         liquidating = p is self.liquidating
+        pnl_to_wallet = 0
         if s == 0 or (s > 0) == (dq > 0):
             p.size = s + dq
             p.cost += dq * price * k
@@ -525,20 +530,42 @@ class Sentinel:
             removed = p.cost if close == a else p.cost * close // a
             sign = 1 if s > 0 else -1
             realized = sign * close * price * k - removed
+            pnl_to_wallet = realized
             p.cost -= removed
             p.size = s - sign * close
             if p.isolated:
+                share = p.margin if p.size == 0 else p.margin * close // a
                 if liquidating:  # the liquidation settles what is left of the margin
                     p.margin += realized
-                else:  # the closed share of the margin comes back; PnL goes to the wallet
-                    to_margin = -(p.margin if p.size == 0 else p.margin * close // a)
+                    pnl_to_wallet = 0
+                elif share + realized >= 0:  # the closed share comes back, PnL to the wallet
+                    to_margin = -share
+                else:  # the closed part lost more than its share: the margin absorbs it
+                    p.margin += realized
+                    pnl_to_wallet = 0
+                    if p.size == 0 and p.margin < 0:  # closed below bankruptcy
+                        deficit = -p.margin
+                        p.margin = 0
             rest = abs(dq) - close
             if rest:
                 p.size = -sign * rest
                 p.cost = -sign * rest * price * k
                 if p.isolated:
                     to_margin += ceil_div(rest * price * k, lev)
-        p.margin += to_margin
+        fee_from_margin = 0
+        if p.isolated and not liquidating and account != FUND:
+            # An isolated position never puts the wallet in debt: its initial margin is
+            # locked only as far as the wallet has it, and a fee the wallet cannot pay
+            # comes out of the isolated margin (either may leave the position thinly
+            # margined, and so liquidated when the command settles).
+            short = -(w.balance + pnl_to_wallet - fee - to_margin)
+            if short > 0 and to_margin > 0:
+                cut = min(to_margin, short)
+                to_margin -= cut
+                short -= cut
+            if short > 0:
+                fee_from_margin = min(fee, short)
+        p.margin += to_margin - fee_from_margin
         self.open_qty[symbol] += abs(p.size)
         if fee:
             self.fees[c.quote] += fee
@@ -555,7 +582,7 @@ class Sentinel:
                 p.cost,
                 realized,
                 fee,
-                p.margin,
+                p.margin + fee_from_margin,  # the fee shortfall follows as its own event
             )
         )
         if account == FUND:
@@ -574,9 +601,19 @@ class Sentinel:
                     )  # fmt: skip
                 )
         else:
+            if deficit:
+                self.to_fund(
+                    c.quote, -deficit, FundReason.ISOLATED_DEFICIT, out, seq, ts, account, symbol
+                )
+            if fee_from_margin:
+                out.append(
+                    IsolatedMarginChanged(
+                        seq, ts, account, symbol, BalanceReason.FEE, -fee_from_margin, p.margin
+                    )
+                )
             moves = (
-                (BalanceReason.REALIZED_PNL, 0 if p.isolated and liquidating else realized),
-                (BalanceReason.FEE, -fee),
+                (BalanceReason.REALIZED_PNL, pnl_to_wallet),
+                (BalanceReason.FEE, fee_from_margin - fee),
                 (BalanceReason.ISOLATED_MARGIN, -to_margin),
             )
             for reason, amount in moves:

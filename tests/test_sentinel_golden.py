@@ -432,3 +432,23 @@ def test_reduce_only_maker_never_takes_the_position_past_zero(ordinary: str) -> 
         assert (expired.reason, expired.qty) == (ExpireReason.REDUCE_ONLY, Q("1"))
         assert trades == [(3, Q("1"))]
     assert r.position(7) == (0, 0, 0)
+
+
+def test_isolated_loss_never_reaches_the_wallet() -> None:
+    """Account 10 (isolated long 1 @ 50,000, margin 5,000, bankrupt at 45,000) sells into
+    a far bid at 44,000: the 6,000 loss exceeds its margin; the margin absorbs 5,000, the
+    fund pays the 1,000 deficit, and the wallet pays only the taker fee."""
+    r = Run()
+    r.mark("50000")
+    r(Deposit, 1, "USDT", M("1000000"))
+    r(Deposit, 3, "USDT", M("100000"))
+    r(Deposit, 10, "USDT", M("10000"))
+    _isolated_long(r, 10, 10, "1", "50000")
+    r.order(3, 30, "BUY", "1", "44000")
+    ev = r.order(10, 31, "SELL", "1", type=OrderType.MARKET)
+    assert [(e.reason, e.amount) for e in of(ev, FundChanged)] == [
+        (FundReason.ISOLATED_DEFICIT, -M("1000"))
+    ]
+    assert r.position(10) == (0, 0, 0)
+    assert r.balance(10) == M("4975") - M("22")  # only the fee: 44,000 x 0.05%
+    assert r.fund() == -M("1000")

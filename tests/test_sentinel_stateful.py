@@ -399,10 +399,16 @@ class Ledger:
         self, e: PositionChanged, size0: int, cost0: int, margin0: int
     ) -> None:
         """Reducing an isolated position does not lower its margin balance per unit of
-        size, valued at the fill price (up to one money unit of rounding per unit)."""
+        size, valued at the fill price (up to one money unit of rounding per unit), unless
+        that fill price is beyond the position's bankruptcy price: then the margin absorbs
+        the closed part's loss (the wallet is never charged for it), so the whole margin
+        balance is kept instead."""
         k = SCALE[e.symbol]
         before = margin0 + size0 * e.price * k - cost0
         after = e.margin + e.size * e.price * k - e.cost
+        if before < 0:
+            assert after == before, f"{e}: a bankrupt reduce changed the balance {before}"
+            return
         assert after * abs(size0) >= before * abs(e.size) - abs(size0), (
             f"reducing isolated {(e.account, e.symbol)} from {size0} to {e.size} at {e.price} "
             f"lowered its margin balance per unit at that price: {before} for {abs(size0)} "
