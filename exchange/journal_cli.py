@@ -16,7 +16,13 @@ from typing import Any
 
 from exchange.commandfile import event_to_display
 from exchange.errors import UserError
-from exchange.machines import TitanMachine, factory_for, parse_genesis, titan_genesis
+from exchange.machines import (
+    TitanMachine,
+    VenueMachine,
+    factory_for,
+    parse_genesis,
+    titan_genesis,
+)
 from exchange.recorder import Recorder
 from oracle import Durability, Journal, JournalCorrupt, Record
 from oracle.replay import audit, rebuild, rebuild_at_time
@@ -214,8 +220,11 @@ def _replay(args: argparse.Namespace, journal: Journal) -> int:
             raise UserError(f"--seq {args.seq}: the journal holds records 1..{journal.last_seq}")
         built = rebuild(journal, factory, args.seq, use_snapshots=use)
     machine = built.machine
-    assert isinstance(machine, TitanMachine)
-    engine = machine.engine
+    if isinstance(machine, VenueMachine):
+        engine = machine.venue.titan  # the books; positions and balances come with issue 5
+    else:
+        assert isinstance(machine, TitanMachine)
+        engine = machine.engine
     books: dict[str, Any] = {}
     text = [
         f"journal {args.dir}: state after seq {built.seq} "

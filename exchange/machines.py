@@ -1,9 +1,10 @@
 """The machines a journal can be replayed through, and the genesis that names them.
 
 A journal's genesis (stored once, at creation) is MessagePack
-``{"machine": "titan", "format": 1, "symbols": [SymbolSpec.to_dict(), ...]}``: enough
-to build the machine's state before record 1 without any other file, so an audit of a
-journal needs only the journal.
+``{"machine": "titan", "format": 1, "symbols": [SymbolSpec.to_dict(), ...]}`` (a venue
+journal: ``"machine": "venue"`` and also ``"contracts": [Contract.to_dict(), ...]``):
+enough to build the machine's state before record 1 without any other file, so an audit
+of a journal needs only the journal.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from typing import Any
 from exchange.errors import UserError
 from oracle.codec import CodecError, decode, encode
 from oracle.replay import Machine, MachineFactory
+from sentinel.contracts import Contract
+from sentinel.state import decode_venue_state, encode_venue_state
+from sentinel.venue import Venue
+from sentinel.wire import command_from_wire as venue_command_from_wire
+from sentinel.wire import events_to_wire as venue_events_to_wire
 from titan import Engine
 from titan.state import decode_state, encode_state
 from titan.symbols import SpecError, SymbolSpec
@@ -84,7 +90,64 @@ class TitanFactory:
         return TitanMachine(engine)
 
 
-FACTORIES: dict[str, MachineFactory] = {"titan": TitanFactory()}
+def venue_genesis(contracts: Iterable[Contract]) -> bytes:
+    """Genesis bytes of a venue (Titan + Sentinel) journal over ``contracts``."""
+    contracts = list(contracts)
+    return encode(
+        {
+            "machine": "venue",
+            "format": GENESIS_FORMAT,
+            "symbols": [c.spec.to_dict() for c in contracts],
+            "contracts": [c.to_dict() for c in contracts],
+        }
+    )
+
+
+def parse_contracts(genesis: bytes) -> list[Contract]:
+    """The contracts of a venue genesis (GenesisError naming the problem)."""
+    machine, specs = parse_genesis(genesis)
+    if machine != "venue":
+        raise GenesisError(f"the journal records a {machine!r} machine, not a venue")
+    try:
+        contracts = [Contract.from_dict(c) for c in decode(genesis).get("contracts", [])]
+    except (CodecError, KeyError, TypeError, ValueError) as exc:
+        raise GenesisError(f"journal genesis has a bad contract: {exc}") from None
+    if [c.spec for c in contracts] != specs:
+        raise GenesisError("journal genesis: contracts and symbols disagree")
+    return contracts
+
+
+class VenueMachine:
+    """The venue (Titan + Sentinel) as an :class:`oracle.replay.Machine`."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    def apply(self, input: Any) -> Sequence[Any]:
+        return venue_events_to_wire(self.venue.apply(venue_command_from_wire(input)))
+
+    def state_hash(self) -> str:
+        return self.venue.state_hash()
+
+    def snapshot(self) -> bytes:
+        return encode_venue_state(self.venue.export_state())
+
+
+class VenueFactory:
+    """Builds :class:`VenueMachine` from a venue genesis."""
+
+    def fresh(self, genesis: bytes) -> Machine:
+        return VenueMachine(Venue(parse_contracts(genesis)))
+
+    def restore(self, genesis: bytes, blob: bytes) -> Machine:
+        contracts = parse_contracts(genesis)
+        venue = Venue.restore(decode_venue_state(blob))
+        if list(venue.sentinel.contracts.values()) != contracts:
+            raise ValueError("the snapshot's contracts differ from the journal's genesis")
+        return VenueMachine(venue)
+
+
+FACTORIES: dict[str, MachineFactory] = {"titan": TitanFactory(), "venue": VenueFactory()}
 
 
 def factory_for(genesis: bytes) -> MachineFactory:

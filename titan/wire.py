@@ -35,7 +35,8 @@ def events_to_wire(events: Sequence[Event]) -> list[tuple[str, Event]]:
     return [(tags[type(e)], e) for e in events]
 
 
-def _from_wire(wire: Any, table: dict[str, type[Any]], what: str) -> Any:
+def decode_pair(wire: Any, table: dict[str, type[Any]], what: str) -> Any:
+    """``table[tag](*fields)`` from a ``[tag, fields]`` pair (ValueError naming the problem)."""
     if not isinstance(wire, list | tuple) or len(wire) != 2:
         raise ValueError(f"a wire {what} is a [type, fields] pair, got {wire!r}")
     tag, fields = wire
@@ -49,13 +50,13 @@ def _from_wire(wire: Any, table: dict[str, type[Any]], what: str) -> Any:
 
 def command_from_wire(wire: Any) -> Command:
     """Inverse of :func:`command_to_wire` (ValueError naming what is wrong)."""
-    cmd: Command = _from_wire(wire, COMMAND_TYPES, "command")
+    cmd: Command = decode_pair(wire, COMMAND_TYPES, "command")
     return cmd
 
 
 def event_from_wire(wire: Any) -> Event:
     """Inverse of one element of :func:`events_to_wire` (ValueError naming what is wrong)."""
-    event: Event = _from_wire(wire, EVENT_TYPES, "event")
+    event: Event = decode_pair(wire, EVENT_TYPES, "event")
     return event
 
 
@@ -63,6 +64,7 @@ __all__ = [
     "COMMAND_TYPES",
     "command_from_wire",
     "command_to_wire",
+    "decode_pair",
     "event_from_wire",
     "events_to_wire",
 ]
