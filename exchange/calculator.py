@@ -34,6 +34,7 @@ from sentinel.brackets import Bracket
 from sentinel.contracts import Contract
 from sentinel.margin import bankruptcy, crossing, solve
 from sentinel.units import MONEY_DECIMALS, MONEY_ONE, RATE_DECIMALS, RATE_ONE
+from titan.symbols import SpecError, to_units
 
 # Input sanity bounds: |value| < 10**15 and at most 20 decimal places (keeps every exact
 # intermediate small; no real position comes near either).
@@ -225,10 +226,10 @@ def _number(text: str, flag: str) -> Decimal:
 
 def _units(value: Decimal, decimals: int, flag: str, what: str) -> int:
     """``value`` as an integer count of 10**-decimals; UserError if it is finer."""
-    scaled = value.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
-        raise UserError(f"{flag}: {value} has more than {decimals} decimal places ({what})")
-    return int(scaled)
+    try:
+        return to_units(value, decimals, flag)
+    except SpecError as exc:
+        raise UserError(f"{exc} ({what})") from None
 
 
 @dataclass(frozen=True, slots=True)

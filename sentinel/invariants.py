@@ -7,8 +7,9 @@
   move money between these; the entry costs are there because PnL is only zero-sum
   together with the positions still open (their sizes sum to zero, so this is the same
   as "balances plus unrealized PnL at any common price").
-- Every symbol's position sizes sum to zero; no empty position is kept; the per-symbol
-  holder index and the wallets agree.
+- Every symbol's position sizes sum to zero and its open quantity is the sum of their
+  absolute values; no empty position is kept; the per-symbol holder index and the
+  wallets agree.
 - The order mirror equals one rebuilt from Titan's open orders.
 - No unit is crossed (liquidation always completes within the command), and every unit
   with positions has a live index entry for each of them; an isolated or single-position
@@ -62,6 +63,8 @@ def check_venue(venue: Venue) -> list[str]:
                 f"net deposits = {s.net_deposits[asset]}"
             )
     for sym, holders in s.holders.items():
+        if s.open_qty[sym] != sum(abs(p.size) for p in holders.values()):
+            problems.append(f"{sym}: open quantity {s.open_qty[sym]} is not the sum of |sizes|")
         if sum(p.size for p in holders.values()):
             problems.append(f"{sym}: position sizes sum to {sum(p.size for p in holders.values())}")
         for account, p in holders.items():

@@ -17,7 +17,9 @@ realized PnL is exactly the sum of exit minus entry notionals (nothing is create
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from titan.symbols import to_units as exact_units
 
 MONEY_DECIMALS = 8
 MONEY_ONE: int = 10**MONEY_DECIMALS
@@ -39,19 +41,11 @@ def ceil_div(a: int, b: int) -> int:
 
 
 def to_units(value: Decimal | str | int, decimals: int, field: str) -> int:
-    """Decimal ``value`` -> integer count of 10**-decimals; ValueError naming ``field``."""
+    """Decimal ``value`` -> integer count of 10**-decimals; ValueError naming ``field``
+    (floats and bools are refused: a config value must be written exactly)."""
     if isinstance(value, bool | float):
         raise ValueError(f"{field}: {value!r} must be a decimal string or an integer")
-    try:
-        dec = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{field}: {value!r} is not a number") from None
-    if not dec.is_finite():
-        raise ValueError(f"{field}: {value!r} is not a finite number")
-    scaled = dec.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{field}: {value} has more than {decimals} decimal places")
-    return int(scaled)
+    return exact_units(value, decimals, field)
 
 
 def money(value: Decimal | str | int, field: str = "amount") -> int:

@@ -107,13 +107,19 @@ def fill_of(events: list[Any], account: int) -> Any:
     return next(e for e in of(events, PositionChanged) if e.account == account)
 
 
-def test_fees_and_flip_from_long_to_short() -> None:
-    r = Run()
+def long_one(r: Run) -> list[Any]:
+    """Mark 50,000; accounts 1 and 2 hold 100,000 each; account 2 buys 1 BTC at market
+    from account 1's ask at 50,000 (cross, 20x). Returns the buy's events."""
     r.mark("50000")
     r(Deposit, 1, "USDT", M("100000"))
     r(Deposit, 2, "USDT", M("100000"))
     r.order(1, 1, "SELL", "1", "50000")
-    ev = r.order(2, 2, "BUY", "1", type=OrderType.MARKET)
+    return r.order(2, 2, "BUY", "1", type=OrderType.MARKET)
+
+
+def test_fees_and_flip_from_long_to_short() -> None:
+    r = Run()
+    ev = long_one(r)
     fills = of(ev, PositionChanged)
     assert [(f.account, f.fee) for f in fills] == [(1, M("10")), (2, M("25"))]  # 0.02% / 0.05%
     # account 2 flips: sells 3 at 51,000 into account 1's bid
@@ -163,6 +169,17 @@ def _isolated_long(r: Run, account: int, leverage: int, qty: str, price: str) ->
     r.order(account, 200 + account, "BUY", qty, type=OrderType.MARKET)
 
 
+def isolated_long_ten(r: Run) -> None:
+    """Mark 50,000; account 1 (the maker, 1,000,000) and 3 (a bidder, 100,000); account 10
+    (10,000) is isolated long 1 BTC at 50,000, 10x: margin 5,000, bankrupt at 45,000,
+    liquidated at 45,180.72..."""
+    r.mark("50000")
+    r(Deposit, 1, "USDT", M("1000000"))
+    r(Deposit, 3, "USDT", M("100000"))
+    r(Deposit, 10, "USDT", M("10000"))
+    _isolated_long(r, 10, 10, "1", "50000")
+
+
 def test_isolated_liquidation_price_matches_the_bracket_vector() -> None:
     """DESIGN.md: isolated long 1 BTC @ 60,000 with 600 margin liquidates at 59,648.24
     (bracket 2 after bracket 1's 59,638.55 fell outside it); the short at 60,348.26."""
@@ -190,11 +207,7 @@ def test_isolated_liquidation_price_matches_the_bracket_vector() -> None:
 
 def test_liquidation_partly_filled_rest_taken_over_by_the_fund() -> None:
     r = Run()
-    r.mark("50000")
-    r(Deposit, 1, "USDT", M("1000000"))
-    r(Deposit, 3, "USDT", M("100000"))
-    r(Deposit, 10, "USDT", M("10000"))
-    _isolated_long(r, 10, 10, "1", "50000")
+    isolated_long_ten(r)
     assert r.position(10) == (Q("1"), M("50000"), M("5000"))
     assert r.balance(10) == M("10000") - M("25") - M("5000")
     r.order(3, 30, "BUY", "0.4", "45100")
@@ -224,11 +237,7 @@ def test_liquidation_partly_filled_rest_taken_over_by_the_fund() -> None:
 
 def test_fill_better_than_bankruptcy_adds_to_the_fund() -> None:
     r = Run()
-    r.mark("50000")
-    r(Deposit, 1, "USDT", M("1000000"))
-    r(Deposit, 3, "USDT", M("100000"))
-    r(Deposit, 10, "USDT", M("10000"))
-    _isolated_long(r, 10, 10, "1", "50000")
+    isolated_long_ten(r)
     r.order(3, 30, "BUY", "1", "45150")
     ev = r.mark("45180")
     (done,) = of(ev, LiquidationFinished)
@@ -291,11 +300,7 @@ def test_fund_takes_over_at_a_loss_it_can_cover() -> None:
 
 def test_funding_exchanges_payments_with_rounding_to_the_fund() -> None:
     r = Run()
-    r.mark("50000")
-    r(Deposit, 1, "USDT", M("100000"))
-    r(Deposit, 2, "USDT", M("100000"))
-    r.order(1, 1, "SELL", "1", "50000")
-    r.order(2, 2, "BUY", "1", type=OrderType.MARKET)
+    long_one(r)
     before = r.balance(1), r.balance(2)
     r.ts = 8 * HOUR - 1
     assert not of(r.mark("50000.1", 12345), FundingSettled)
@@ -345,11 +350,7 @@ def test_refusals_change_nothing() -> None:
 
 def test_reduce_only_order_is_cancelled_when_the_position_closes() -> None:
     r = Run()
-    r.mark("50000")
-    r(Deposit, 1, "USDT", M("100000"))
-    r(Deposit, 2, "USDT", M("100000"))
-    r.order(1, 1, "SELL", "1", "50000")
-    r.order(2, 2, "BUY", "1", type=OrderType.MARKET)
+    long_one(r)
     r.order(2, 3, "SELL", "1", "52000", reduce_only=True)
     r.order(1, 4, "BUY", "1", "49000")
     ev = r.order(2, 5, "SELL", "1", type=OrderType.MARKET)
@@ -395,11 +396,7 @@ def test_leverage_limits_notional(leverage: int) -> None:
 
 def test_ioc_liquidation_order_pays_no_trading_fee_but_maker_does() -> None:
     r = Run()
-    r.mark("50000")
-    r(Deposit, 1, "USDT", M("1000000"))
-    r(Deposit, 3, "USDT", M("100000"))
-    r(Deposit, 10, "USDT", M("10000"))
-    _isolated_long(r, 10, 10, "1", "50000")
+    isolated_long_ten(r)
     r.order(3, 30, "BUY", "1", "45100", tif=TimeInForce.GTC)
     ev = r.mark("45180")
     fills = {f.account: f.fee for f in of(ev, PositionChanged) if f.trade_id}
@@ -439,11 +436,7 @@ def test_isolated_loss_never_reaches_the_wallet() -> None:
     a far bid at 44,000: the 6,000 loss exceeds its margin; the margin absorbs 5,000, the
     fund pays the 1,000 deficit, and the wallet pays only the taker fee."""
     r = Run()
-    r.mark("50000")
-    r(Deposit, 1, "USDT", M("1000000"))
-    r(Deposit, 3, "USDT", M("100000"))
-    r(Deposit, 10, "USDT", M("10000"))
-    _isolated_long(r, 10, 10, "1", "50000")
+    isolated_long_ten(r)
     r.order(3, 30, "BUY", "1", "44000")
     ev = r.order(10, 31, "SELL", "1", type=OrderType.MARKET)
     assert [(e.reason, e.amount) for e in of(ev, FundChanged)] == [

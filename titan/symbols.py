@@ -18,8 +18,9 @@ class SpecError(ValueError):
     """A symbol specification or an edge value is invalid; the message names the field."""
 
 
-def _scaled(value: Decimal | str | int, decimals: int, field: str) -> int:
-    """Convert a decimal value to an integer count of 10**-decimals units, exactly."""
+def to_units(value: Decimal | str | int, decimals: int, field: str) -> int:
+    """Convert a decimal value to an integer count of 10**-decimals units, exactly
+    (SpecError, a ValueError, naming ``field`` if it is not a finite number or finer)."""
     try:
         dec = value if isinstance(value, Decimal) else Decimal(str(value))
     except InvalidOperation:
@@ -98,20 +99,20 @@ class SymbolSpec:
             symbol=symbol,
             price_decimals=pd,
             qty_decimals=qd,
-            tick=_scaled(tick_dec, pd, "tick_size"),
-            lot=_scaled(lot_dec, qd, "lot_size"),
-            min_notional=_scaled(Decimal(str(min_notional)), pd + qd, "min_notional"),
-            max_qty=_scaled(Decimal(str(max_qty)), qd, "max_qty"),
-            band_bps=_scaled(Decimal(str(band_pct)), 2, "band_pct"),
+            tick=to_units(tick_dec, pd, "tick_size"),
+            lot=to_units(lot_dec, qd, "lot_size"),
+            min_notional=to_units(Decimal(str(min_notional)), pd + qd, "min_notional"),
+            max_qty=to_units(Decimal(str(max_qty)), qd, "max_qty"),
+            band_bps=to_units(Decimal(str(band_pct)), 2, "band_pct"),
         )
 
     def price_units(self, value: Decimal | str | int, field: str = "price") -> int:
         """Decimal price -> integer price units; raises SpecError if finer than a unit."""
-        return _scaled(value, self.price_decimals, field)
+        return to_units(value, self.price_decimals, field)
 
     def qty_units(self, value: Decimal | str | int, field: str = "qty") -> int:
         """Decimal quantity -> integer quantity units; raises SpecError if finer than a unit."""
-        return _scaled(value, self.qty_decimals, field)
+        return to_units(value, self.qty_decimals, field)
 
     def price_decimal(self, units: int) -> Decimal:
         """Integer price units -> Decimal, for display and the wire."""
