@@ -1,0 +1,83 @@
+"""Prometheus metrics of the running platform, read at scrape time.
+
+Nothing here runs on the sequencer's hot path: a custom collector reads the
+sequencer's, the feed's and the venue's counters when Prometheus scrapes, so the
+engines pay nothing per input. Counters count only durable work (what the sequencer
+committed). Names follow Prometheus conventions (base units, ``_total`` counters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exchange.sequencer import Sequencer
+from sentinel.units import MONEY_ONE
+
+
+class PlatformCollector(Collector):
+    """Sequencer, journal, feed and venue figures, computed when scraped."""
+
+    def __init__(self, seq: Sequencer, platform: Any, traders: Any) -> None:
+        self.seq = seq
+        self.platform = platform
+        self.traders = traders
+
+    def collect(self) -> Iterator[Metric]:
+        st = self.seq.stats
+        c = CounterMetricFamily(
+            "exchange_inputs_committed", "Inputs made durable, by kind", labels=["kind"]
+        )
+        for kind, n in sorted(st.inputs_by_kind.items()):
+            c.add_metric([kind], n)
+        yield c
+        yield CounterMetricFamily(
+            "exchange_intake_refused", "Inputs refused because the intake was full",
+            value=st.refused_full,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "oracle_batches_committed", "Group commits made durable", value=st.batches
+        )
+        yield CounterMetricFamily(
+            "oracle_commit_seconds", "Time spent in group commits", value=st.commit_seconds_total
+        )
+        yield CounterMetricFamily("oracle_snapshots", "Snapshots stored", value=st.snapshots)
+        yield GaugeMetricFamily(
+            "oracle_durable_seq", "Last durable seq", value=self.seq.durable_seq
+        )
+        yield GaugeMetricFamily("exchange_intake_backlog", "Inputs waiting", value=self.seq.backlog)
+        yield CounterMetricFamily(
+            "sentinel_liquidations", "Liquidations (durable)", value=self.platform.liquidations
+        )
+        venue = self.platform.venue
+        if venue is not None:
+            fund = GaugeMetricFamily(
+                "sentinel_insurance_fund", "Insurance fund balance", labels=["asset"]
+            )
+            assets = sorted({c.quote for c in venue.sentinel.contracts.values()})
+            for asset in assets:
+                fund.add_metric([asset], venue.sentinel.fund_balance(asset) / MONEY_ONE)
+            yield fund
+            mark = GaugeMetricFamily("titan_mark_price", "Mark price", labels=["symbol"])
+            for sym in venue.titan.symbols:
+                spec = venue.titan.spec(sym)
+                mark.add_metric([sym], float(spec.price_decimal(venue.titan.mark_price(sym))))
+            yield mark
+
+
+def serve_metrics(port: int, seq: Sequencer, platform: Any, traders: Any) -> Callable[[], None]:
+    """Serve ``/metrics`` on ``port``; returns the function that stops the server."""
+    registry = CollectorRegistry()
+    registry.register(PlatformCollector(seq, platform, traders))
+    server, thread = start_http_server(port, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

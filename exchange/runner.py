@@ -1,0 +1,485 @@
+"""``exchange run``: the assembled platform on one asyncio loop.
+
+Rules
+-----
+- Start-up: open (or create) the journal; a journal that already holds records is
+  resumed: the venue is rebuilt from its newest valid snapshot plus the tail, and the
+  sequencer continues at the next seq. A journal another process writes, or one made
+  with other contracts, is refused with one line naming it (exit status 2).
+- Sources: the price feed (simulated walk or Binance), the order-flow generator
+  (:mod:`exchange.traders`) and the start-up requests (deposits, settings) all enter the
+  sequencer's one intake. The generator starts quoting a symbol once a mark price of it
+  is durable.
+- Output: a banner saying what runs where, a status line every ``status_interval``
+  seconds, a line per liquidation (printed once durable), a summary at the end.
+- Stopping: after ``--duration`` seconds, or on Ctrl+C / SIGTERM: the sources stop, the
+  intake closes, every input taken is executed and committed, a final snapshot is
+  written, the journal is closed and its location printed. Exit status 0; 1 if the
+  journal refused a batch or a feed failed for good.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from exchange.config import ConfigError
+from exchange.errors import UserError
+from exchange.machines import VenueFactory, VenueMachine, venue_genesis
+from exchange.prices import RandomWalk, mark_command, price_units, rate_units
+from exchange.runtime import tune_gc
+from exchange.sequencer import Committed, IntakeClosed, Sequencer, SequencerFailed
+from exchange.settings import Settings, environment_overrides, finish, load_settings
+from exchange.traders import Traders
+from oracle import Journal, JournalError
+from oracle.errors import JournalInUse
+from oracle.replay import rebuild
+from sentinel.events import LiquidationFinished, LiquidationStarted
+from sentinel.units import MONEY_ONE
+from sentinel.venue import Venue
+from titan.commands import NewOrder
+
+log = logging.getLogger("exchange")
+
+
+def add_run_parser(sub: Any, positive_int: Any) -> None:
+    """The ``run`` subcommand's flags (defaults come from :mod:`exchange.settings`)."""
+    run = sub.add_parser("run", help="run the platform: prices, order flow, journal, metrics")
+    run.add_argument("--config", help="platform TOML file (symbols, feed, flow, journal)")
+    run.add_argument("--feed", choices=["sim", "binance"], help="price source (default sim)")
+    run.add_argument("--symbols", help="comma-separated symbols to run (default: all configured)")
+    run.add_argument(
+        "--journal", metavar="DIR", help="journal directory (default ./platform_events)"
+    )
+    run.add_argument("--metrics-port", type=_port, help="Prometheus port (default 9000; 0 = off)")
+    run.add_argument("--seed", type=int, help="seed of the price walk and order flow (default 1)")
+    run.add_argument("--volatility", type=_volatility, help="sim volatility per step (0.002)")
+    run.add_argument("--step-interval", type=_seconds, help="seconds between sim steps (1)")
+    run.add_argument("--rate", type=_rate, help="order flow, inputs/s (300; 0 = flat out)")
+    run.add_argument("--duration", type=_seconds, help="stop after this many seconds")
+    run.add_argument("--binance-url", help="Binance base URL (default wss://fstream.binance.com)")
+    run.add_argument("--durability", choices=["sync", "async"], help="journal durability (sync)")
+    run.add_argument("--no-demo", action="store_true", help="skip the 1001-1003 demo longs")
+    run.add_argument("--status-interval", type=_seconds, help="seconds between status lines (5)")
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{what} {text!r} must not be negative")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0..65535)")
+    return value
+
+
+def _volatility(text: str) -> float:
+    value = _number(text, "volatility")
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"volatility {text!r} must be at most 1 (100% a step)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _number(text, "seconds")
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
+
+
+def _rate(text: str) -> float:
+    return _number(text, "rate")
+
+
+def resolve(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
+    """Defaults < config file < environment < flags, checked."""
+    settings, selection = load_settings(args.config)
+    changes: dict[str, Any] = environment_overrides(env)
+    flag_map = {
+        "feed": "feed",
+        "journal": "journal",
+        "metrics_port": "metrics_port",
+        "volatility": "volatility",
+        "step_interval": "step_interval",
+        "binance_url": "binance_url",
+        "durability": "durability",
+        "duration": "duration",
+        "status_interval": "status_interval",
+    }
+    for flag, name in flag_map.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            changes[name] = value
+    flow = settings.flow
+    if args.seed is not None:
+        flow = replace(flow, seed=args.seed)
+    if args.rate is not None:
+        flow = replace(flow, rate=args.rate)
+    if args.no_demo:
+        flow = replace(flow, demo=False)
+    changes["flow"] = flow
+    if args.symbols is not None:
+        selection = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+        if not selection:
+            raise ConfigError(f"--symbols {args.symbols!r} names no symbol")
+    return finish(replace(settings, **changes), selection)
+
+
+def _money(units: int) -> str:
+    return f"{Decimal(units) / MONEY_ONE:,.2f}"
+
+
+class Platform:
+    """One running exchange: journal, venue, sequencer, sources, reporting."""
+
+    def __init__(self, settings: Settings, out: TextIO) -> None:
+        self.s = settings
+        self.out = out
+        self.specs = {c.spec.symbol: c.spec for c in settings.contracts}
+        self.journal: Journal | None = None
+        self.venue: Venue | None = None
+        self.liquidations = 0
+        self.orders_seen = 0
+        self.stop_reason = ""
+        self.failed = ""
+        self._stop = asyncio.Event()
+        self.feed: Any = None
+        self.feed_refused = 0
+
+    # -- start-up -----------------------------------------------------------------------
+
+    def open(self) -> tuple[Venue, Journal, int]:
+        """Open or resume the journal; the venue at its last record."""
+        path = Path(self.s.journal)
+        if path.exists() and not path.is_dir():
+            raise UserError(f"journal {path} exists and is not a directory")
+        genesis = venue_genesis(self.s.contracts)
+        try:
+            journal = Journal.open(path, create=True, durability=self.s.durability, genesis=genesis)
+        except JournalInUse:
+            raise UserError(
+                f"journal {path} is in use by another running platform; stop it first, "
+                "or give this one another --journal"
+            ) from None
+        except JournalError as exc:
+            if "different configuration" in str(exc):
+                raise UserError(
+                    f"journal {path} was created with other symbols or contract terms; "
+                    "run with the same --config/--symbols, or give a new --journal"
+                ) from None
+            raise
+        start = journal.last_seq
+        if start == 0:
+            return Venue(self.s.contracts), journal, 0
+        try:
+            built = rebuild(journal, VenueFactory())
+        except BaseException:
+            journal.close()
+            raise
+        assert isinstance(built.machine, VenueMachine)
+        for why in built.skipped:
+            print(f"  skipped snapshot: {why}", file=self.out)
+        print(
+            f"  resumed journal at seq {start:,} (snapshot {built.snapshot_seq or 'none'} "
+            f"+ {built.replayed:,} records in {built.seconds:.2f} s), "
+            f"state hash {built.machine.state_hash()[:16]}",
+            file=self.out,
+        )
+        return built.machine.venue, journal, start
+
+    def banner(self, start_seq: int) -> None:
+        s, out = self.s, self.out
+        print("exchange run: Titan matching + Sentinel margin + Oracle journal", file=out)
+        for c in s.contracts:
+            spec = c.spec
+            print(
+                f"  {spec.symbol}: tick {spec.price_decimal(spec.tick)}, lot "
+                f"{spec.qty_decimal(spec.lot)}, margin in {c.quote}, default leverage "
+                f"{c.default_leverage}x",
+                file=out,
+            )
+        if s.feed == "sim":
+            prices = ", ".join(
+                f"{c.spec.symbol} {s.initial_prices[c.spec.symbol]}" for c in s.contracts
+            )
+            print(
+                f"  prices: simulated walk (seed {s.flow.seed}, volatility {s.volatility:.4%} "
+                f"per {s.step_interval:g} s step) from {prices}",
+                file=out,
+            )
+        else:
+            print(f"  prices: Binance USDⓈ-M mark prices from {s.binance_url}", file=out)
+        rate = "flat out" if s.flow.rate == 0 else f"{s.flow.rate:g} inputs/s"
+        print(
+            f"  order flow: {s.flow.makers} market makers, {s.flow.takers} takers, {rate}"
+            + (", demo accounts 1001-1003 (0.5 BTC 10x isolated longs)" if s.flow.demo else ""),
+            file=out,
+        )
+        print(
+            f"  journal: {Path(s.journal).resolve()} ({s.durability}, "
+            f"{'new' if start_seq == 0 else f'resuming after seq {start_seq:,}'}; checkpoint "
+            f"every {s.checkpoint_every:,}, snapshot every {s.snapshot_every:,})",
+            file=out,
+        )
+        metrics = f"http://localhost:{s.metrics_port}/metrics" if s.metrics_port else "off"
+        print(f"  metrics: {metrics}", file=out)
+        stop = f"after {s.duration:g} s or on Ctrl+C" if s.duration else "on Ctrl+C or SIGTERM"
+        print(f"  stops {stop}", file=out, flush=True)
+
+    # -- the run ------------------------------------------------------------------------
+
+    async def main(self) -> int:
+        venue, journal, start = self.open()
+        self.venue, self.journal = venue, journal
+        seq = Sequencer(
+            venue,
+            journal,
+            max_batch=self.s.batch,
+            max_pending=max(65_536, self.s.batch),
+            checkpoint_every=self.s.checkpoint_every,
+            snapshot_every=self.s.snapshot_every,
+        )
+        traders = Traders(self.s.contracts, self.s.flow)
+        seq.subscribe(traders.on_committed)
+        seq.subscribe(self._report_committed)
+        self.banner(start)
+        loop = asyncio.get_running_loop()
+        for signum, name in ((signal.SIGINT, "Ctrl+C"), (signal.SIGTERM, "SIGTERM")):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.request_stop, name)
+        exporter = self._start_metrics(seq, traders)
+        runner = asyncio.create_task(seq.run(), name="sequencer")
+        sources = [
+            asyncio.create_task(self._prices(seq, venue), name="prices"),
+            asyncio.create_task(self._flow(seq, traders, venue, start), name="flow"),
+            asyncio.create_task(self._status(seq, venue), name="status"),
+        ]
+        started = time.monotonic()
+        try:
+            stop_wait = asyncio.create_task(self._stop.wait())
+            waits: set[asyncio.Future[Any]] = {stop_wait, runner, *sources}
+            timeout = self.s.duration
+            done, _ = await asyncio.wait(
+                waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                self.stop_reason = f"--duration {self.s.duration:g} s"
+            for task in done:
+                if task is stop_wait or task.cancelled() or task.exception() is None:
+                    continue
+                if not self.failed:
+                    name = task.get_name() if isinstance(task, asyncio.Task) else "task"
+                    self.failed = f"{name} failed: {task.exception()}"
+            stop_wait.cancel()
+        finally:
+            for task in sources:
+                task.cancel()
+            await asyncio.gather(*sources, return_exceptions=True)
+            seq.stop()
+            try:
+                await runner
+            except SequencerFailed as exc:
+                self.failed = f"journal refused a batch: {exc}"
+            if exporter is not None:
+                exporter()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
+            journal.close()
+        self._summary(seq, venue, time.monotonic() - started)
+        return 1 if self.failed else 0
+
+    def request_stop(self, reason: str) -> None:
+        if not self.stop_reason:
+            self.stop_reason = reason
+            print(f"\nstopping ({reason}): draining the intake ...", file=self.out, flush=True)
+        self._stop.set()
+
+    def _start_metrics(self, seq: Sequencer, traders: Traders) -> Any:
+        if not self.s.metrics_port:
+            return None
+        from exchange.metrics import serve_metrics
+
+        try:
+            return serve_metrics(self.s.metrics_port, seq, self, traders)
+        except OSError as exc:
+            raise UserError(
+                f"metrics port {self.s.metrics_port}: {exc.strerror or exc} "
+                "(choose another with --metrics-port or PROMETHEUS_PORT, 0 = off)"
+            ) from None
+
+    async def _prices(self, seq: Sequencer, venue: Venue) -> None:
+        if self.s.feed == "binance":
+            await self._binance(seq)
+            return
+        initial = {}
+        for c in self.s.contracts:
+            sym = c.spec.symbol
+            initial[sym] = venue.titan.mark_price(sym) or price_units(
+                c.spec, self.s.initial_prices[sym]
+            )
+        walk = RandomWalk(self.specs.values(), initial, self.s.volatility, self.s.flow.seed)
+        rate = rate_units(self.s.funding_rate)
+        prices = walk.last if not any(venue.titan.mark_price(s) for s in self.specs) else None
+        while True:
+            if prices is not None:
+                for symbol, price in prices.items():
+                    await seq.submit(mark_command(symbol, price, rate))
+            await asyncio.sleep(self.s.step_interval)
+            prices = walk.step()
+
+    async def _binance(self, seq: Sequencer) -> None:
+        from exchange.binance import BinanceFeed, MarkUpdate
+
+        def on_mark(update: MarkUpdate) -> None:
+            spec = self.specs.get(update.symbol)
+            if spec is None:
+                return
+            try:
+                cmd = mark_command(
+                    update.symbol, price_units(spec, update.price), rate_units(update.funding_rate)
+                )
+            except ValueError as exc:
+                log.warning("binance mark for %s not used: %s", update.symbol, exc)
+                return
+            if not seq.offer(cmd):
+                self.feed_refused += 1
+
+        self.feed = BinanceFeed(list(self.specs), on_mark, base_url=self.s.binance_url)
+        try:
+            await self.feed.run()
+        finally:
+            self.feed.stop()
+
+    async def _flow(self, seq: Sequencer, traders: Traders, venue: Venue, start: int) -> None:
+        for cmd in traders.bootstrap(venue, start):
+            await seq.submit(cmd)
+        rate = traders.settings.rate
+        tick = 0.01
+        credit = 0.0
+        last = time.monotonic()
+        while True:
+            if rate == 0:
+                budget = max(0, seq.queue_size - seq.backlog)
+                await asyncio.sleep(0)
+            else:
+                await asyncio.sleep(tick)
+                now = time.monotonic()
+                credit = min(credit + rate * (now - last), rate)  # at most 1 s of catch-up
+                last = now
+                budget = int(credit)
+                credit -= budget
+            if not budget:
+                continue
+            for cmd in traders.next_inputs(budget):
+                try:
+                    if not seq.offer(cmd):
+                        traders.refused(cmd)
+                except IntakeClosed:
+                    return
+
+    def _report_committed(self, batch: list[Committed]) -> None:
+        out = self.out
+        for rec in batch:
+            if type(rec.command) is NewOrder:
+                self.orders_seen += 1
+            for ev in rec.events:
+                et = type(ev)
+                if et is LiquidationStarted:
+                    self.liquidations += 1
+                    what = ev.symbol or f"cross {ev.asset}"
+                    print(
+                        f"[LIQUIDATION] seq {rec.seq}: account {ev.account} {what}: "
+                        f"maintenance {_money(ev.maintenance)} >= margin balance "
+                        f"{_money(ev.balance)}",
+                        file=out,
+                    )
+                elif et is LiquidationFinished:
+                    spec = self.specs.get(ev.symbol)
+                    if spec is not None:
+                        print(
+                            f"    filled {spec.qty_decimal(ev.filled)} in the book, "
+                            f"{spec.qty_decimal(ev.taken_over)} taken over by the fund, "
+                            f"{spec.qty_decimal(ev.deleveraged)} auto-deleveraged; fee "
+                            f"{_money(ev.fee)}, to the fund {_money(ev.remainder)}",
+                            file=out,
+                        )
+        out.flush()
+
+    async def _status(self, seq: Sequencer, venue: Venue) -> None:
+        last_orders, last_time = self.orders_seen, time.monotonic()
+        while True:
+            await asyncio.sleep(self.s.status_interval)
+            now = time.monotonic()
+            rate = (self.orders_seen - last_orders) / (now - last_time)
+            last_orders, last_time = self.orders_seen, now
+            print(self.status_line(seq, venue, rate), file=self.out, flush=True)
+
+    def status_line(self, seq: Sequencer, venue: Venue, orders_per_s: float) -> str:
+        s = venue.sentinel
+        accounts = len({a for a, _ in s.wallets})
+        positions = sum(len(h) for h in s.holders.values())
+        collateral = sum(w.balance for (a, _), w in s.wallets.items() if a != 0)
+        prices = []
+        for sym, spec in self.specs.items():
+            last = venue.titan.last_price(sym)
+            mark = venue.titan.mark_price(sym)
+            shown = spec.price_decimal(last) if last else "-"
+            prices.append(f"{sym} {shown} (mark {spec.price_decimal(mark) if mark else '-'})")
+        return (
+            f"[seq {seq.durable_seq:>10,}] accounts {accounts}  positions {positions}  "
+            f"collateral {_money(collateral)}  |  {'  '.join(prices)}  |  "
+            f"{orders_per_s:,.0f} orders/s  liquidations {self.liquidations}"
+        )
+
+    def _summary(self, seq: Sequencer, venue: Venue, elapsed: float) -> None:
+        out = self.out
+        why = self.failed or self.stop_reason or "done"
+        st = seq.stats
+        print(
+            f"stopped ({why}) after {elapsed:.1f} s: {st.committed:,} inputs committed in "
+            f"{st.batches:,} batches, {self.liquidations} liquidations",
+            file=out,
+        )
+        print(f"  {self.status_line(seq, venue, 0.0)}", file=out)
+        print(f"  state hash {venue.state_hash()}", file=out)
+        print(
+            f"  journal: {Path(self.s.journal).resolve()} holds records 1..{seq.durable_seq:,}"
+            f" (replay: exchange replay {self.s.journal} --verify)",
+            file=out,
+            flush=True,
+        )
+
+
+def run_platform(args: argparse.Namespace) -> int:
+    """``exchange run``: resolve the settings, run until stopped; returns the exit status."""
+    settings = resolve(args)
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    tune_gc()
+    platform = Platform(settings, sys.stdout)
+    return asyncio.run(platform.main())

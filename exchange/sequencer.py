@@ -1,0 +1,343 @@
+"""The sequencer: one asyncio loop owns the venue; every input is stamped, executed, journaled.
+
+Rules
+-----
+- One intake for every source (price feeds, the order-flow generator, admin requests).
+  It is bounded (``queue_size``): :meth:`Sequencer.offer` refuses an input when full
+  and counts it (the source is *told*: it gets False), :meth:`Sequencer.submit` waits
+  for room (the source is *slowed*). Nothing is dropped silently.
+- Stamping: the sequencer gives each input the next ``seq`` and a time ``ts`` in
+  milliseconds since the epoch that never decreases (the wall clock, held at the
+  previous value if the clock steps back). A new order's ``order_id`` is its seq, so
+  ids are unique across sources and restarts; a client names its orders with
+  ``client_order_id``. The venue executes the stamped input at once.
+- Group commit: executed records form a batch while the previous batch is written by
+  one writer thread (``Journal.append``; fsynced in ``sync`` durability). A batch is
+  whatever formed while the one before it was being written, capped at ``max_batch``;
+  when ``max_pending`` records are waiting, execution pauses, so a slow disk slows the
+  sources instead of growing memory.
+- Nothing leaves before it is durable: per-input acknowledgements (``on_done`` and
+  :meth:`Sequencer.request`) and subscribers (:meth:`Sequencer.subscribe`) see a record
+  only after the batch holding it was appended (and so fsynced in ``sync`` mode).
+- Checkpoints: every ``checkpoint_every``-th record carries the venue's state hash;
+  after every ``snapshot_every``-th record the state is encoded at once (the loop pauses
+  for it) and stored as a snapshot once its batch is durable.
+- Stopping (:meth:`Sequencer.stop`): the intake closes (offers refused, submitters get
+  :class:`IntakeClosed`), every input already taken is executed, every batch committed,
+  and a final snapshot is stored at the last seq (unless one is there already), so a
+  restart resumes from it without replaying the tail.
+- A failed append is fatal: the venue has executed inputs the journal does not hold, so
+  the sequencer stops taking inputs, acknowledges nothing more and :meth:`run` raises
+  :class:`SequencerFailed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from oracle import Journal, Record
+from sentinel.state import encode_venue_state
+from sentinel.venue import Venue
+from sentinel.wire import command_to_wire, events_to_wire
+from titan.commands import NewOrder
+
+#: Called with (seq, events) once the input's record is durable.
+Ack = Callable[[int, list[Any]], None]
+
+
+class IntakeClosed(Exception):
+    """The sequencer is stopping (or failed) and takes no more input."""
+
+
+class SequencerFailed(Exception):
+    """The journal refused a batch: acknowledged history would no longer be complete."""
+
+
+class Committed(NamedTuple):
+    """A durable record as subscribers see it."""
+
+    seq: int
+    ts: int
+    command: Any
+    events: list[Any]
+
+
+@dataclass
+class SequencerStats:
+    """Counters read by the status line and the metrics exporter (never by the engines)."""
+
+    accepted: int = 0  # inputs taken into the intake
+    refused_full: int = 0  # offers refused because the intake was full
+    executed: int = 0
+    committed: int = 0
+    batches: int = 0
+    checkpoints: int = 0
+    snapshots: int = 0
+    inputs_by_kind: dict[str, int] = field(default_factory=dict)
+    last_batch_records: int = 0
+    commit_seconds_total: float = 0.0
+    last_commit_seconds: float = 0.0
+    #: intake -> durable latencies in ns of recent inputs (the bench and metrics read it)
+    latencies_ns: list[int] = field(default_factory=list)
+    latency_cap: int = 0  # 0: keep none
+
+
+class _Item(NamedTuple):
+    command: Any
+    intake_ns: int
+    on_done: Ack | None
+
+
+class _Pending(NamedTuple):
+    record: Record
+    command: Any
+    events: list[Any]
+    intake_ns: int
+    on_done: Ack | None
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Sequencer:
+    """Stamps, executes and journals every input of ``venue`` (see the module rules)."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        journal: Journal,
+        *,
+        queue_size: int = 65_536,
+        max_batch: int = 8_192,
+        max_pending: int = 65_536,
+        checkpoint_every: int = 10_000,
+        snapshot_every: int = 100_000,
+        clock_ms: Callable[[], int] = _wall_ms,
+        latency_samples: int = 0,
+    ) -> None:
+        if queue_size < 1 or max_batch < 1 or max_pending < max_batch:
+            raise ValueError("queue_size, max_batch >= 1 and max_pending >= max_batch")
+        if checkpoint_every < 0 or snapshot_every < 0:
+            raise ValueError("checkpoint_every and snapshot_every must be >= 0")
+        self.venue = venue
+        self.journal = journal
+        self.queue_size = queue_size
+        self.max_batch = max_batch
+        self.max_pending = max_pending
+        self.checkpoint_every = checkpoint_every
+        self.snapshot_every = snapshot_every
+        self._clock = clock_ms
+        self.stats = SequencerStats(latency_cap=latency_samples)
+        self.last_seq = journal.last_seq
+        self.last_ts = journal.head.ts
+        self.durable_seq = journal.last_seq
+        self._intake: deque[_Item] = deque()
+        self._pending: list[_Pending] = []
+        self._snapshots: list[tuple[int, str, bytes]] = []
+        self._subscribers: list[Callable[[list[Committed]], None]] = []
+        self._closed = False
+        self._failed: BaseException | None = None
+        # asyncio events bind to the running loop when first awaited, not here
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._formed = asyncio.Event()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="journal-writer")
+
+    # -- sources --------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the intake takes no more input."""
+        return self._closed
+
+    @property
+    def backlog(self) -> int:
+        """Inputs waiting in the intake."""
+        return len(self._intake)
+
+    def offer(self, command: Any, on_done: Ack | None = None) -> bool:
+        """Take ``command`` if the intake has room; False (and counted) if not or closed."""
+        if self._closed or len(self._intake) >= self.queue_size:
+            self.stats.refused_full += 1
+            return False
+        self._intake.append(_Item(command, time.perf_counter_ns(), on_done))
+        self.stats.accepted += 1
+        self._wake.set()
+        return True
+
+    async def submit(self, command: Any, on_done: Ack | None = None) -> None:
+        """Take ``command``, waiting while the intake is full (IntakeClosed if stopping)."""
+        while True:
+            if self._closed:
+                raise IntakeClosed("the exchange is stopping")
+            if len(self._intake) < self.queue_size:
+                self.offer(command, on_done)
+                return
+            self._room.clear()
+            await self._room.wait()
+
+    async def request(self, command: Any) -> tuple[int, list[Any]]:
+        """Submit ``command`` and wait until it is durable; returns (seq, events)."""
+        future: asyncio.Future[tuple[int, list[Any]]] = asyncio.get_running_loop().create_future()
+
+        def done(seq: int, events: list[Any]) -> None:
+            if not future.done():
+                future.set_result((seq, events))
+
+        await self.submit(command, done)
+        return await future
+
+    def subscribe(self, callback: Callable[[list[Committed]], None]) -> None:
+        """Call ``callback`` with every durable batch, in seq order."""
+        self._subscribers.append(callback)
+
+    # -- the loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Execute and commit until :meth:`stop` and the drain finish (or a commit fails)."""
+        committer = asyncio.create_task(self._commit_loop(), name="committer")
+        try:
+            await self._execute_loop()
+            self._formed.set()
+            await committer
+        finally:
+            if not committer.done():
+                committer.cancel()
+            self._writer.shutdown(wait=True)
+        if self._failed is not None:
+            raise SequencerFailed(str(self._failed)) from self._failed
+
+    def stop(self) -> None:
+        """Close the intake; :meth:`run` returns once everything taken is durable."""
+        self._closed = True
+        self._wake.set()
+        self._room.set()
+
+    async def _execute_loop(self) -> None:
+        intake, wake, room, formed = self._intake, self._wake, self._room, self._formed
+        while self._failed is None:
+            if not intake:
+                if self._closed:
+                    return
+                wake.clear()
+                await wake.wait()
+                continue
+            if len(self._pending) >= self.max_pending:
+                # the writer is behind: let it catch up before executing more
+                await asyncio.sleep(0)
+                await self._drained()
+                continue
+            self._execute(min(len(intake), self.max_batch))
+            room.set()
+            formed.set()
+            await asyncio.sleep(0)  # let the sources, the committer and signals run
+
+    async def _drained(self) -> None:
+        while len(self._pending) >= self.max_pending and self._failed is None:
+            await asyncio.sleep(0.0005)
+
+    def _execute(self, n: int) -> None:
+        """Stamp and execute ``n`` inputs from the intake; queue their records."""
+        intake, pending, apply = self._intake, self._pending, self.venue.apply
+        stats = self.stats
+        kinds = stats.inputs_by_kind
+        seq, last_ts = self.last_seq, self.last_ts
+        now = self._clock()
+        ts = now if now > last_ts else last_ts
+        checkpoint_every, snapshot_every = self.checkpoint_every, self.snapshot_every
+        for _ in range(n):
+            item = intake.popleft()
+            seq += 1
+            cmd = item.command
+            if type(cmd) is NewOrder:
+                cmd = cmd._replace(seq=seq, ts=ts, order_id=seq)
+            else:
+                cmd = cmd._replace(seq=seq, ts=ts)
+            events = apply(cmd)
+            name = type(cmd).__name__
+            kinds[name] = kinds.get(name, 0) + 1
+            checkpoint = None
+            if snapshot_every and seq % snapshot_every == 0:
+                blob = encode_venue_state(self.venue.export_state())
+                checkpoint = hashlib.sha256(blob).hexdigest()
+                self._snapshots.append((seq, checkpoint, blob))
+            elif checkpoint_every and seq % checkpoint_every == 0:
+                checkpoint = self.venue.state_hash()
+            if checkpoint is not None:
+                stats.checkpoints += 1
+            record = Record(seq, ts, command_to_wire(cmd), events_to_wire(events), checkpoint)
+            pending.append(_Pending(record, cmd, events, item.intake_ns, item.on_done))
+        self.last_seq, self.last_ts = seq, ts
+        stats.executed += n
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        formed = self._formed
+        while True:
+            if not self._pending:
+                if self._closed and not self._intake:
+                    break
+                formed.clear()
+                await formed.wait()
+                if not self._pending and self._closed and not self._intake:
+                    break
+                continue
+            batch, self._pending = self._pending, []
+            snapshots, self._snapshots = self._snapshots, []
+            started = time.perf_counter()
+            try:
+                await loop.run_in_executor(self._writer, self._write, batch, snapshots)
+            except Exception as exc:  # disk full, I/O error, ...: nothing more is acknowledged
+                self._failed = exc
+                self._closed = True
+                self._wake.set()
+                self._room.set()
+                return
+            self._published(batch, time.perf_counter() - started, len(snapshots))
+        await self._final_snapshot(loop)
+
+    def _write(self, batch: list[_Pending], snapshots: list[tuple[int, str, bytes]]) -> None:
+        self.journal.append([p.record for p in batch])
+        for seq, state_hash, blob in snapshots:
+            self.journal.save_snapshot(seq, state_hash, blob)
+
+    def _published(self, batch: list[_Pending], seconds: float, snapshots: int) -> None:
+        """Everything after durability: stats, acknowledgements, subscribers."""
+        done_ns = time.perf_counter_ns()
+        stats = self.stats
+        stats.committed += len(batch)
+        stats.batches += 1
+        stats.snapshots += snapshots
+        stats.last_batch_records = len(batch)
+        stats.last_commit_seconds = seconds
+        stats.commit_seconds_total += seconds
+        self.durable_seq = batch[-1].record.seq
+        if stats.latency_cap:
+            samples = stats.latencies_ns
+            samples.extend(done_ns - p.intake_ns for p in batch)
+            if len(samples) > stats.latency_cap:
+                del samples[: len(samples) - stats.latency_cap]
+        for p in batch:
+            if p.on_done is not None:
+                p.on_done(p.record.seq, p.events)
+        if self._subscribers:
+            committed = [Committed(p.record.seq, p.record.ts, p.command, p.events) for p in batch]
+            for callback in self._subscribers:
+                callback(committed)
+
+    async def _final_snapshot(self, loop: asyncio.AbstractEventLoop) -> None:
+        seq = self.durable_seq
+        if seq == 0 or any(s.seq == seq for s in self.journal.snapshots()):
+            return
+        blob = encode_venue_state(self.venue.export_state())
+        state_hash = hashlib.sha256(blob).hexdigest()
+        await loop.run_in_executor(self._writer, self.journal.save_snapshot, seq, state_hash, blob)
+        self.stats.snapshots += 1
