@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from exchange.audit_cli import add_audit_parsers, run_hash, run_inspect, run_replay
 from exchange.calculator import add_parser as add_calculator_parser
 from exchange.calculator import run as run_liquidation_price
 from exchange.commandfile import CommandFileError, event_to_display, parse_lines
@@ -26,6 +27,7 @@ from exchange.journal_cli import (
     open_recorder,
     run_journal,
 )
+from exchange.runner import add_run_parser
 from oracle import JournalCorrupt, JournalError, SnapshotError, StorageError
 
 
@@ -55,11 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run the exchange on a simulated order flow")
-    run.add_argument("--config", help="symbols TOML file (default: embedded BTCUSDT, ETHUSDT)")
-    run.add_argument("--seed", type=int, default=1, help="order-flow seed (default 1)")
-    run.add_argument("--commands", type=_positive_int, default=None, help="stop after N commands")
-    run.add_argument(
+    add_run_parser(sub)
+    sim = sub.add_parser(
+        "simulate", help="a seeded synthetic order flow through Titan alone (deterministic)"
+    )
+    sim.add_argument("--config", help="symbols TOML file (default: embedded BTCUSDT, ETHUSDT)")
+    sim.add_argument("--seed", type=int, default=1, help="order-flow seed (default 1)")
+    sim.add_argument("--commands", type=_positive_int, default=None, help="stop after N commands")
+    sim.add_argument(
         "--report-every", type=_positive_int, default=50_000, help="status line every N commands"
     )
 
@@ -77,10 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--levels", type=_positive_int, default=None, help="levels to compare (default: all)"
     )
     lob.add_argument("--json", action="store_true", help="print one JSON object")
-    for p in (run, titan, lob):
+    for p in (sim, titan, lob):
         add_journal_options(p)
     add_journal_parser(sub)
     add_calculator_parser(sub)
+    add_audit_parsers(sub)
     return parser
 
 
@@ -156,18 +162,28 @@ def _cmd_lobster(args: argparse.Namespace) -> int:
     return run_cli(args)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _cmd_simulate(args: argparse.Namespace) -> int:
     from exchange.simulate import run_simulation
 
     return run_simulation(args)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from exchange.runner import run_platform
+
+    return run_platform(args)
 
 
 _COMMANDS = {
     "titan": _cmd_titan,
     "lobster": _cmd_lobster,
     "run": _cmd_run,
+    "simulate": _cmd_simulate,
     "journal": run_journal,
     "liquidation-price": run_liquidation_price,
+    "replay": run_replay,
+    "hash": run_hash,
+    "inspect": run_inspect,
 }
 
 

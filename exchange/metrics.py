@@ -8,7 +8,7 @@ committed). Names follow Prometheus conventions (base units, ``_total`` counters
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -69,15 +69,22 @@ class PlatformCollector(Collector):
             yield mark
 
 
-def serve_metrics(port: int, seq: Sequencer, platform: Any, traders: Any) -> Callable[[], None]:
-    """Serve ``/metrics`` on ``port``; returns the function that stops the server."""
+class MetricsServer:
+    """The ``/metrics`` HTTP endpoint; ``port`` is the bound port (useful with port 0)."""
+
+    def __init__(self, port: int, registry: CollectorRegistry) -> None:
+        self._server, self._thread = start_http_server(port, addr="0.0.0.0", registry=registry)
+        self.port: int = self._server.server_port
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_metrics(port: int, seq: Sequencer, platform: Any, traders: Any) -> MetricsServer:
+    """Serve ``/metrics`` for the platform on ``port`` (0: any free port)."""
     registry = CollectorRegistry()
     registry.register(PlatformCollector(seq, platform, traders))
-    server, thread = start_http_server(port, registry=registry)
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-    return stop
+    return MetricsServer(port, registry)

@@ -27,6 +27,9 @@ from sentinel.units import RATE_ONE
 from sentinel.venue import MAX_FUNDING_RATE
 from titan.symbols import SymbolSpec
 
+#: Largest price accepted from a feed, in price units (a journaled value is 64-bit).
+MAX_PRICE = 1 << 62
+
 #: Binance's default funding rate per 8 h interval (0.01%), in rate units.
 DEFAULT_FUNDING_RATE = RATE_ONE // 10_000
 
@@ -88,6 +91,8 @@ def price_units(spec: SymbolSpec, text: str) -> int:
     price = int(ticks) * spec.tick
     if price <= 0:
         raise ValueError(f"price {text!r} rounds to zero at tick {spec.tick}")
+    if price > MAX_PRICE:
+        raise ValueError(f"price {text!r} is out of range")
     return price
 
 

@@ -51,7 +51,7 @@ from titan.commands import NewOrder
 log = logging.getLogger("exchange")
 
 
-def add_run_parser(sub: Any, positive_int: Any) -> None:
+def add_run_parser(sub: Any) -> None:
     """The ``run`` subcommand's flags (defaults come from :mod:`exchange.settings`)."""
     run = sub.add_parser("run", help="run the platform: prices, order flow, journal, metrics")
     run.add_argument("--config", help="platform TOML file (symbols, feed, flow, journal)")
@@ -302,7 +302,7 @@ class Platform:
             except SequencerFailed as exc:
                 self.failed = f"journal refused a batch: {exc}"
             if exporter is not None:
-                exporter()
+                exporter.close()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
@@ -350,7 +350,7 @@ class Platform:
             prices = walk.step()
 
     async def _binance(self, seq: Sequencer) -> None:
-        from exchange.binance import BinanceFeed, MarkUpdate
+        from exchange.binance import BinanceMarkFeed, MarkUpdate
 
         def on_mark(update: MarkUpdate) -> None:
             spec = self.specs.get(update.symbol)
@@ -366,7 +366,7 @@ class Platform:
             if not seq.offer(cmd):
                 self.feed_refused += 1
 
-        self.feed = BinanceFeed(list(self.specs), on_mark, base_url=self.s.binance_url)
+        self.feed = BinanceMarkFeed(list(self.specs), on_mark, base_url=self.s.binance_url)
         try:
             await self.feed.run()
         finally:

@@ -128,11 +128,15 @@ def rebuild(
     seq: int | None = None,
     *,
     use_snapshots: bool = True,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 100_000,
 ) -> Rebuilt:
     """The machine as it was after record ``seq`` (default: the last record).
 
     Starts from the newest valid snapshot at or before ``seq`` and replays the tail,
     chain-checked; a snapshot that fails its checks is skipped (and reported), never used.
+    ``progress`` (if given) is called with the seq just replayed every ``progress_every``
+    seqs (multiples of it).
     """
     started = time.perf_counter()
     target = journal.last_seq if seq is None else seq
@@ -149,14 +153,29 @@ def rebuild(
                 rec.seq, f"the machine refused the journaled input: {exc}"
             ) from None
         count += 1
+        if progress is not None and rec.seq % progress_every == 0:
+            progress(rec.seq)
     return Rebuilt(machine, target, base, count, time.perf_counter() - started, skipped)
 
 
 def rebuild_at_time(
-    journal: Journal, factory: MachineFactory, ts: int, *, use_snapshots: bool = True
+    journal: Journal,
+    factory: MachineFactory,
+    ts: int,
+    *,
+    use_snapshots: bool = True,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 100_000,
 ) -> Rebuilt:
     """The machine as it was at time ``ts``: after the last record with ts <= ``ts``."""
-    return rebuild(journal, factory, journal.seq_at_time(ts), use_snapshots=use_snapshots)
+    return rebuild(
+        journal,
+        factory,
+        journal.seq_at_time(ts),
+        use_snapshots=use_snapshots,
+        progress=progress,
+        progress_every=progress_every,
+    )
 
 
 def _event_divergence(seq: int, expected: list[Any], actual: Sequence[Any]) -> Divergence:
@@ -182,6 +201,7 @@ def audit(
     from_snapshot: bool = False,
     stop: int | None = None,
     progress: Callable[[int], None] | None = None,
+    progress_every: int = 100_000,
 ) -> AuditReport:
     """Re-execute every input and compare, record by record, with the journal.
 
@@ -190,7 +210,9 @@ def audit(
     hash, and each stored snapshot's hash on the way. Starts from genesis, or with
     ``from_snapshot`` from the oldest snapshot (a quicker, partial audit). Stops at
     the first divergence; chain damage raises JournalCorrupt and a damaged or
-    unrestorable snapshot SnapshotError, each naming its seq.
+    unrestorable snapshot SnapshotError, each naming its seq. ``stop`` ends the audit
+    after that record; ``progress`` (if given) is called with the seq just checked every
+    ``progress_every`` seqs (multiples of it).
     """
     started = time.perf_counter()
     last = journal.last_seq if stop is None else min(stop, journal.last_seq)
@@ -242,7 +264,7 @@ def audit(
                 divergence = Divergence(seq, "snapshot", -1, snaps[seq], actual)
                 break
             snapshots += 1
-        if progress is not None and seq % 100_000 == 0:
+        if progress is not None and seq % progress_every == 0:
             progress(seq)
     return AuditReport(
         base + 1,

@@ -51,7 +51,7 @@ def new(**fields: object) -> str:
 def test_help_lists_subcommands() -> None:
     proc = run_cli("--help")
     assert proc.returncode == 0
-    for sub in ("run", "titan", "lobster"):
+    for sub in ("run", "simulate", "titan", "lobster", "replay", "hash", "inspect"):
         assert sub in proc.stdout
 
 
@@ -204,8 +204,8 @@ def test_config_file_defines_symbols(tmp_path: Path, capsys: pytest.CaptureFixtu
     [
         ["titan"],
         ["lobster"],
-        ["run", "--commands", "0"],
-        ["run", "--seed", "x"],
+        ["simulate", "--commands", "0"],
+        ["simulate", "--seed", "x"],
         ["bogus"],
     ],
 )

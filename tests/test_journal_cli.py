@@ -168,7 +168,7 @@ def test_run_and_lobster_journal_through_the_real_command_line(tmp_path: Path) -
         )
 
     run = cli(
-        "run", "--commands", "12000", "--journal", str(tmp_path / "run"),
+        "simulate", "--commands", "12000", "--journal", str(tmp_path / "run"),
         "--snapshot-every", "5000", "--durability", "async",
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

@@ -91,7 +91,7 @@ def files(path: Path, suffix: str) -> list[Path]:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Built:
     path = tmp_path_factory.mktemp("clean") / "journal"
-    proc = run_cli("run", "--commands", str(RECORDS), "--journal", str(path))
+    proc = run_cli("simulate", "--commands", str(RECORDS), "--journal", str(path))
     assert proc.returncode == 0, proc.stderr
     assert all(p.stat().st_size == 0 for p in files(path, ".log")), "data left in the WAL"
     assert files(path, ".sst"), "a clean close should have flushed the records to SSTs"

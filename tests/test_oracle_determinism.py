@@ -101,7 +101,9 @@ def journals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Written
     base = tmp_path_factory.mktemp("determinism")
     jobs: list[tuple[Sequence[str], str]] = []
     for hs in HASH_SEEDS:
-        jobs.append((exchange("run", *FLOW_OPTIONS, "--journal", str(base / f"flow-{hs}")), hs))
+        jobs.append(
+            (exchange("simulate", *FLOW_OPTIONS, "--journal", str(base / f"flow-{hs}")), hs)
+        )
         lobster_dir = str(base / f"lobster-{hs}")
         lobster = exchange("lobster", str(LOBSTER), "--json", *LOBSTER_OPTIONS)
         jobs.append(([*lobster, "--journal", lobster_dir], hs))

@@ -23,7 +23,7 @@ STATUS = re.compile(r"^\[\s*([\d,]+)\] events [\d,]+  trades [\d,]+  rejects [\d
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "exchange", "run", *args],
+        [sys.executable, "-m", "exchange", "simulate", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -104,7 +104,7 @@ def test_config_file_and_bad_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_cleanly(signum: int) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exchange", "run", "--report-every", "2000"],
+        [sys.executable, "-m", "exchange", "simulate", "--report-every", "2000"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
