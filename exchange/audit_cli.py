@@ -352,6 +352,11 @@ def record_text(rec: Record, shown: Shown, wire: _Wire) -> str:
     return text
 
 
+def journal_wire(journal: Journal) -> _Wire:
+    """How ``journal``'s records decode (GenesisError if its genesis names no machine)."""
+    return _Wire.of(journal)
+
+
 # -- progress ---------------------------------------------------------------------------
 
 
@@ -991,6 +996,7 @@ __all__ = [
     "describe",
     "iso_time",
     "item_display",
+    "journal_wire",
     "parse_time",
     "run_hash",
     "run_inspect",

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from exchange.commandfile import event_to_display
 from exchange.errors import UserError
 from exchange.machines import (
     TitanMachine,
@@ -24,11 +23,10 @@ from exchange.machines import (
     titan_genesis,
 )
 from exchange.recorder import Recorder
-from oracle import Durability, Journal, JournalCorrupt, Record
+from oracle import Durability, Journal, JournalCorrupt
 from oracle.replay import audit, rebuild, rebuild_at_time
 from titan import Engine
 from titan.symbols import SymbolSpec
-from titan.wire import command_from_wire, event_from_wire
 
 
 def _nonneg_int(text: str) -> int:
@@ -221,7 +219,7 @@ def _replay(args: argparse.Namespace, journal: Journal) -> int:
         built = rebuild(journal, factory, args.seq, use_snapshots=use)
     machine = built.machine
     if isinstance(machine, VenueMachine):
-        engine = machine.venue.titan  # the books; positions and balances come with issue 5
+        engine = machine.venue.titan  # the books (exchange replay shows positions and balances)
     else:
         assert isinstance(machine, TitanMachine)
         engine = machine.engine
@@ -260,36 +258,14 @@ def _replay(args: argparse.Namespace, journal: Journal) -> int:
     return 0
 
 
-def _record_display(rec: Record, specs: dict[str, SymbolSpec]) -> dict[str, Any]:
-    cmd = command_from_wire(rec.input)
-    spec = specs.get(cmd.symbol) if isinstance(cmd.symbol, str) else None
-    fields = {
-        name: (str(v) if isinstance(v, str) else v)
-        for name, v in zip(cmd._fields, cmd, strict=True)
-    }
-    events = [event_from_wire(e) for e in rec.events]
-    return {
-        "seq": rec.seq,
-        "ts": rec.ts,
-        "input": {"command": type(cmd).__name__, **fields},
-        "events": [
-            event_to_display(e, spec) if spec is not None else {"event": type(e).__name__}
-            for e in events
-        ],
-        "checkpoint": rec.checkpoint,
-    }
-
-
 def _show(args: argparse.Namespace, journal: Journal) -> int:
-    _, spec_list = parse_genesis(journal.genesis)
-    specs = {s.symbol: s for s in spec_list}
+    """The records as JSON lines, as ``exchange inspect --json`` prints them."""
+    from exchange.audit_cli import decode_record, journal_wire, record_json
+
+    wire = journal_wire(journal)
     out = sys.stdout
     for rec in journal.records(args.start, args.stop):
-        try:
-            data = _record_display(rec, specs)
-        except ValueError as exc:
-            raise JournalCorrupt(rec.seq, f"the record does not decode as Titan: {exc}") from None
-        out.write(json.dumps(data) + "\n")
+        out.write(json.dumps(record_json(rec, decode_record(rec, wire), wire)) + "\n")
     return 0
 
 

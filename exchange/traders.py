@@ -11,7 +11,8 @@ Rules
   (accounts 101, 102, ...) get their deposits when they hold less than half of it. With
   ``demo`` on a fresh journal, accounts 1001, 1002 and 1003 deposit 10,000 USDT, set
   BTCUSDT to 10x isolated and each buy 0.5 BTC at market from the makers' asks as soon
-  as the ladder is up: a fall of about 10% liquidates them, as in the original demo.
+  as the asks hold enough (what a buy did not get is bought again, at most
+  :data:`DEMO_TRIES` times): a fall of about 10% liquidates them, as in the original demo.
 - Market makers quote ``levels`` prices per side around the last durable mark price of
   every symbol, ``spacing_bps`` apart (half a spacing from the mark at the nearest),
   each worth about ``level_notional`` of the quote; they cancel quotes that the mark
@@ -47,6 +48,7 @@ from titan.events import Accepted, Amended, Cancelled, Expired, Trade
 BUY, SELL = Side.BUY, Side.SELL
 DEMO_ACCOUNTS = (1001, 1002, 1003)
 MAKER_BASE, TAKER_BASE = 1, 101
+DEMO_TRIES = 5  # market buys per demo account before it gives up (e.g. refused)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,10 @@ class Traders:
         self._pending_amend: set[int] = set()
         self._cid = 0
         self._cid_prefix = "g"
-        self.demo_state = "off" if not self.demo_accounts else "waiting"
+        #: demo lots still to buy per account, and the accounts with a buy in flight
+        self.demo_todo = {a: settings.demo_qty_lots for a in self.demo_accounts}
+        self._demo_inflight: set[int] = set()
+        self._demo_tries: dict[int, int] = {}
         self.sent = 0
 
     # -- start-up ---------------------------------------------------------------------
@@ -146,7 +151,7 @@ class Traders:
                 out.append(SetLeverage(0, 0, account, s.demo_symbol, s.demo_leverage))
                 out.append(SetMarginType(0, 0, account, s.demo_symbol, True))
         else:
-            self.demo_state = "off"
+            self.demo_todo.clear()
         return out
 
     # -- what the exchange reported -----------------------------------------------------
@@ -163,8 +168,7 @@ class Traders:
             elif kind is NewOrder:
                 if cmd.account in mine and cmd.client_order_id:
                     self._pending_new.pop(cmd.client_order_id, None)
-                    if cmd.account in self.demo_accounts and self.demo_state == "sent":
-                        self.demo_state = "done"
+                    self._demo_inflight.discard(cmd.account)
             elif kind is Cancel:
                 self._pending_cancel.discard(cmd.order_id)
             elif kind is Amend:
@@ -199,6 +203,12 @@ class Traders:
                 continue
             key = (account, ev.symbol)
             self.positions[key] = self.positions.get(key, 0) + sign * ev.qty
+            todo = self.demo_todo.get(account)
+            if todo is not None and order_id == ev.taker_order_id and buy:
+                if todo > ev.qty:
+                    self.demo_todo[account] = todo - ev.qty
+                else:
+                    del self.demo_todo[account]
             o = self.orders.get(order_id)
             if o is not None:
                 if remaining:
@@ -210,8 +220,7 @@ class Traders:
         """The sequencer did not take ``cmd``: forget that it is in flight."""
         if type(cmd) is NewOrder:
             self._pending_new.pop(cmd.client_order_id, None)
-            if cmd.account in self.demo_accounts and self.demo_state == "sent":
-                self.demo_state = "waiting"
+            self._demo_inflight.discard(cmd.account)
         elif type(cmd) is Cancel:
             self._pending_cancel.discard(cmd.order_id)
         elif type(cmd) is Amend:
@@ -221,26 +230,16 @@ class Traders:
 
     def next_inputs(self, budget: int) -> list[Any]:
         """Up to ``budget`` inputs: the demo buys, ladder upkeep, then random activity."""
-        out: list[Any] = []
-        if budget <= 0:
+        out = self.upkeep(budget)
+        if len(out) >= budget:
+            self.sent += len(out)
             return out
-        if self.demo_state == "waiting" and self._ladder_ready(self.settings.demo_symbol):
-            out += self._demo_orders()
-            self.demo_state = "sent"
-        for symbol in self.contracts:
-            if symbol not in self.marks:
-                continue
-            for maker in self.makers:
-                self._upkeep(maker, symbol, out, budget)
-                if len(out) >= budget:
-                    self.sent += len(out)
-                    return out
         rng = self.rng
         while len(out) < budget and self.marks:
             roll = rng.random()
-            if roll < 0.5 and self.takers:
+            if roll < 0.6 and self.takers:
                 cmd = self._taker_order()
-            elif roll < 0.75:
+            elif roll < 0.85:
                 cmd = self._amend()
             else:
                 cmd = self._cancel()
@@ -252,27 +251,44 @@ class Traders:
         self.sent += len(out)
         return out
 
+    def upkeep(self, budget: int) -> list[Any]:
+        """Up to ``budget`` inputs that keep the demo and the makers' ladders going."""
+        out: list[Any] = []
+        if budget <= 0:
+            return out
+        if self.demo_todo and self._ladder_ready(self.settings.demo_symbol):
+            out += self._demo_orders()
+        for symbol in self.contracts:
+            if symbol not in self.marks:
+                continue
+            for maker in self.makers:
+                self._upkeep(maker, symbol, out, budget)
+                if len(out) >= budget:
+                    return out
+        return out
+
     def _next_cid(self) -> str:
         self._cid += 1
         return f"{self._cid_prefix}{self._cid}"
 
     def _ladder_ready(self, symbol: str) -> bool:
-        mark = self.marks.get(symbol)
-        if mark is None:
+        if symbol not in self.marks:
             return False
         asks = sum(o.qty for o in self.orders.values() if o.symbol == symbol and o.side is SELL)
-        return asks >= self.settings.demo_qty_lots * len(self.demo_accounts)
+        return asks >= sum(self.demo_todo.values())
 
     def _demo_orders(self) -> list[Any]:
-        s = self.settings
+        """A market buy of what each demo account still lacks (again if one came short)."""
         out: list[Any] = []
-        for account in self.demo_accounts:
-            cid = self._next_cid()
-            self._pending_new[cid] = (account, s.demo_symbol, BUY, 0)
+        for account, lots in self.demo_todo.items():
+            if account in self._demo_inflight or self._demo_tries.get(account, 0) >= DEMO_TRIES:
+                continue
+            self._demo_inflight.add(account)
+            self._demo_tries[account] = self._demo_tries.get(account, 0) + 1
             out.append(
                 NewOrder(
-                    0, 0, s.demo_symbol, account, 0, BUY, s.demo_qty_lots,
-                    type=OrderType.MARKET, tif=TimeInForce.IOC, client_order_id=cid,
+                    0, 0, self.settings.demo_symbol, account, 0, BUY, lots,
+                    type=OrderType.MARKET, tif=TimeInForce.IOC, client_order_id=self._next_cid(),
                 )
             )  # fmt: skip
         return out
