@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import math
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def test_walk_is_seeded_on_the_grid_and_has_the_volatility() -> None:
         for spec in SPECS:
             assert prices[spec.symbol] % spec.tick == 0 and prices[spec.symbol] > 0
     btc = [p["BTCUSDT"] for p in path_a]
-    steps = [math.log(y / x) for x, y in zip(btc, btc[1:], strict=False)]
+    steps = [math.log(y / x) for x, y in itertools.pairwise(btc)]
     sd = math.sqrt(sum(s * s for s in steps) / len(steps))
     assert 0.0018 < sd < 0.0022
     flat = _walk(1, 0.0)
