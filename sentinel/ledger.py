@@ -67,7 +67,7 @@ from sentinel.events import (
     IsolatedMarginChanged,
     PositionChanged,
 )
-from sentinel.margin import bankruptcy, threshold
+from sentinel.margin import bankruptcy, cross_bankruptcy, threshold
 from sentinel.units import MONEY_ONE, RATE_ONE, ceil_div
 
 FUND = 0  # the insurance fund's account id (users start at 1)
@@ -771,24 +771,35 @@ class Sentinel:
 
     def bankruptcy_price(self, key: UnitKey, p: Position) -> int:
         """The bankruptcy price of ``p`` in its unit, on the tick grid in the account's
-        favour (a long sells at or above it, a short buys at or below it), >= one tick."""
+        favour (a long sells at or above it, a short buys at or below it).
+
+        Isolated: where the position's margin balance is zero. Cross: where its share of
+        the unit's margin balance, by notional at the mark among the unit's positions
+        still open, is used up (:func:`sentinel.margin.cross_bankruptcy`); the whole
+        balance never lands on the position closed first. Where no such price of at
+        least one tick exists (a short's share of a deficit is more than its notional),
+        the mark instead: what the position cannot carry stays in the wallet, for the
+        positions closed after it or, at the end, the fund."""
         c = self.contracts[p.symbol]
-        w = self.wallets[(key[0], key[1])]
-        if key[2]:
-            base = p.margin - p.cost
-        else:
-            base = w.balance - p.cost
-            for q in w.positions.values():
-                if q is not p and not q.isolated and q.size:
-                    base += self.upnl(q)
         long = p.size > 0
-        num, den = bankruptcy(long, abs(p.size), base, c.scale)
+        if key[2]:
+            num, den = bankruptcy(long, abs(p.size), p.margin - p.cost, c.scale)
+        else:
+            equity = self.wallets[(key[0], key[1])].balance
+            notional = 0
+            for q in self.unit_positions(key):
+                equity += self.upnl(q)
+                notional += abs(q.size) * self.marks[q.symbol] * self.contracts[q.symbol].scale
+            num, den = cross_bankruptcy(long, self.marks[p.symbol], equity, notional)
         tick = c.spec.tick
         if long:
             price = ceil_div(ceil_div(num, den), tick) * tick
         else:
             price = (num // den) // tick * tick
-        return max(price, tick)
+        if price < tick:
+            mark = self.marks[p.symbol]
+            price = max(ceil_div(mark, tick) * tick if long else mark // tick * tick, tick)
+        return price
 
     def fund_capacity(self, asset: str, symbol: str, long: bool, price: int, qty: int) -> int:
         """How much of ``qty`` the fund can take over at ``price`` (on the lot grid).

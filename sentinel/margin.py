@@ -17,7 +17,9 @@ valid when ``LP x a`` lies in the bracket whose (mmr, cum) were used; otherwise 
 bracket is tried (the FAQ's "recompute with that one"). The maintenance margin is
 continuous across bracket edges, so exactly one bracket is consistent. The bankruptcy
 price is the same formula with MMR = cum = TMM1 = 0: the price where the margin balance
-is zero.
+is zero. For a cross unit the venue uses :func:`cross_bankruptcy` instead, which shares
+the unit's margin balance among its positions by notional at the mark (for a single
+position both give the same price).
 
 :func:`solve` works on ``int`` and ``Fraction`` alike: the engine calls it with integers
 (exact, no rounding: the price is returned as a fraction ``num/den``), the calculator
@@ -85,3 +87,17 @@ def threshold(long: bool, a: int, base: int, k: int, brackets: Sequence[Bracket]
 def bankruptcy(long: bool, a: N, base: N, k: N) -> tuple[N, N]:
     """Bankruptcy price ``(num, den)``: where ``W + UPNL1 + s*m*k - C`` is zero."""
     return solve(long, a, base, k, BANKRUPTCY)
+
+
+def cross_bankruptcy(long: bool, mark: N, equity: N, notional: N) -> tuple[N, N]:
+    """Bankruptcy price ``(num, den)`` of one position of a cross unit whose margin
+    balance at the marks is ``equity`` and whose open positions' notional at the marks
+    is ``notional`` (> 0): the price where the position's share of the balance,
+    ``equity x its notional / notional``, is used up. That is the same fraction
+    ``equity / notional`` of the mark for every position of the unit, so the unit's margin
+    balance is zero when all of them reach it together, whichever is closed first, and
+    with one position it is :func:`bankruptcy`. A deficit (``equity < 0``) puts it beyond
+    the mark in the position's favour (above it for a long, below it for a short), by the
+    same fraction in every symbol: a symbol whose mark did not move takes its share of the
+    loss, never the whole of it."""
+    return mark * (notional - equity if long else notional + equity), notional

@@ -18,7 +18,9 @@ Liquidation of a unit (an isolated position, or an account's cross positions in 
 1. ``LiquidationStarted``; the account's open orders in the unit's symbols are cancelled.
 2. Per position, by symbol: an IOC reduce-only LIMIT order for the whole size at the
    bankruptcy price (rounded to the tick in the account's favour) goes into Titan; it
-   pays no trading fee. Its fills realize PnL as usual.
+   pays no trading fee. Its fills realize PnL as usual. (In a cross unit a position's
+   bankruptcy price is where its share of the unit's margin balance, by notional at
+   the mark, is used up: :meth:`Sentinel.bankruptcy_price`.)
 3. What the book did not fill is taken over by the insurance fund at the bankruptcy price
    (the fund then holds that position), as far as the fund's equity covers the loss of
    taking it at a price worse than the mark; the rest is auto-deleveraged against the

@@ -445,3 +445,97 @@ def test_isolated_loss_never_reaches_the_wallet() -> None:
     assert r.position(10) == (0, 0, 0)
     assert r.balance(10) == M("4975") - M("22")  # only the fee: 44,000 x 0.05%
     assert r.fund() == -M("1000")
+
+
+ETH_SPEC = SymbolSpec.from_decimals("ETHUSDT", "0.01", "0.001", "5", "1000", "0")
+
+
+def test_cross_deficit_is_shared_by_notional_not_dumped_on_one_symbol() -> None:
+    """A cross unit already under water: account 10 (cross, 20x, 2,004.1 USDT) rests
+    sells of 0.01 BTC at 50,000 and 10 ETH at 2,000, which account 1 buys at market (10
+    pays 0.1 + 4 of maker fee: wallet 2,000). ETH gaps to 2,450 with an empty book and an
+    empty fund: the unit's margin balance is 2,000 - 10 x 450 = -2,500 on a notional of
+    0.01 x 50,000 + 10 x 2,450 = 25,000, so every position is bankrupt 10% beyond its mark:
+    BTC at 45,000 (its mark never moved), ETH at 2,205, and at those prices the unit is
+    worth exactly zero. (Putting the whole -2,500 on BTC, closed first, would need BTC at
+    50,000 - 2,500 / 0.01 < 0: it was clamped to one tick, 0.1, and account 1 sold its
+    0.01 BTC at 0.1 while the mark was 50,000.) The liquidation orders find no ask, the
+    fund cannot take a short below the mark, so account 1 is deleveraged in both."""
+    r = Run()
+    r.venue = Venue(
+        [contract_from_terms(SPEC, {}, "BTCUSDT"), contract_from_terms(ETH_SPEC, {}, "ETHUSDT")]
+    )
+    eth_p, eth_q = ETH_SPEC.price_units, ETH_SPEC.qty_units
+    r.mark("50000")
+    r(MarkPrice, "ETHUSDT", eth_p("2000"), 0)
+    r(Deposit, 1, "USDT", M("1000000"))
+    r(Deposit, 10, "USDT", M("2004.1"))
+    r.order(10, 1, "SELL", "0.01", "50000")
+    r.order(1, 2, "BUY", "0.01", type=OrderType.MARKET)
+    r(NewOrder, "ETHUSDT", 10, 3, Side.SELL, eth_q("10"), eth_p("2000"))
+    r(NewOrder, "ETHUSDT", 1, 4, Side.BUY, eth_q("10"), 0, OrderType.MARKET)
+    assert r.balance(10) == M("2000")
+    ev = r(MarkPrice, "ETHUSDT", eth_p("2450"), 0)
+    (started,) = of(ev, LiquidationStarted)
+    assert (started.account, started.symbol, started.balance) == (10, "", -M("2500"))
+    orders = [(o.symbol, o.side, o.bankruptcy_price) for o in of(ev, LiquidationOrder)]
+    assert orders == [("BTCUSDT", "BUY", P("45000")), ("ETHUSDT", "BUY", eth_p("2205"))]
+    assert not of(ev, Trade) and not of(ev, InsuranceTakeover)
+    adl = [(e.symbol, e.counterparty, e.qty, e.price) for e in of(ev, AutoDeleveraged)]
+    assert adl == [
+        ("BTCUSDT", 1, Q("0.01"), P("45000")),
+        ("ETHUSDT", 1, eth_q("10"), eth_p("2205")),
+    ]
+    pnl = [(f.symbol, f.realized_pnl) for f in of(ev, PositionChanged) if f.account == 1]
+    assert pnl == [("BTCUSDT", -M("50")), ("ETHUSDT", M("2050"))]  # 10% of each notional
+    (done,) = of(ev, LiquidationFinished)
+    assert (done.deleveraged, done.fee, done.remainder) == (Q("0.01") + eth_q("10"), 0, 0)
+    assert r.balance(10) == 0 and r.fund() == 0
+
+
+def test_short_whose_share_exceeds_its_notional_closes_at_the_mark() -> None:
+    """Account 10 (cross, 2,511 USDT, BTC at 125x) buys 1 BTC at 50,000 and sells 2.5 ETH
+    at 2,000 as a maker (fees 10 + 1: wallet 2,500). BTC gaps to 20,000: the unit's
+    margin balance is 2,500 - 30,000 = -27,500 on a notional of 20,000 + 5,000 = 25,000,
+    110% of it. BTC, closed first, carries its share: 20,000 x 2.1 = 42,000 (account 1,
+    the only short, is deleveraged there: +8,000 on its 50,000 sale). ETH's share, 5,500,
+    is more than its 5,000 notional: no price of at least one tick exists, so it closes
+    at the mark, 2,000 (not at one tick, 0.01), where the empty fund takes it over at no
+    loss; the 5,500 the position could not carry is the deficit the fund pays."""
+    r = Run()
+    r.venue = Venue(
+        [contract_from_terms(SPEC, {}, "BTCUSDT"), contract_from_terms(ETH_SPEC, {}, "ETHUSDT")]
+    )
+    eth_p, eth_q = ETH_SPEC.price_units, ETH_SPEC.qty_units
+    r.mark("50000")
+    r(MarkPrice, "ETHUSDT", eth_p("2000"), 0)
+    r(Deposit, 1, "USDT", M("1000000"))
+    r(Deposit, 10, "USDT", M("2511"))
+    r(SetLeverage, 10, "BTCUSDT", 125)
+    r.order(10, 1, "BUY", "1", "50000")
+    r.order(1, 2, "SELL", "1", type=OrderType.MARKET)
+    r(NewOrder, "ETHUSDT", 10, 3, Side.SELL, eth_q("2.5"), eth_p("2000"))
+    r(NewOrder, "ETHUSDT", 1, 4, Side.BUY, eth_q("2.5"), 0, OrderType.MARKET)
+    assert r.balance(10) == M("2500")
+    ev = r.mark("20000")
+    (started,) = of(ev, LiquidationStarted)
+    assert (started.account, started.balance) == (10, -M("27500"))
+    orders = [(o.symbol, o.side, o.bankruptcy_price) for o in of(ev, LiquidationOrder)]
+    assert orders == [("BTCUSDT", "SELL", P("42000")), ("ETHUSDT", "BUY", eth_p("2000"))]
+    adl = [(e.symbol, e.counterparty, e.qty, e.price) for e in of(ev, AutoDeleveraged)]
+    assert adl == [("BTCUSDT", 1, Q("1"), P("42000"))]
+    assert fill_of(ev, 1).realized_pnl == M("8000")
+    (takeover,) = of(ev, InsuranceTakeover)
+    assert (takeover.symbol, takeover.qty, takeover.price) == (
+        "ETHUSDT",
+        -eth_q("2.5"),
+        eth_p("2000"),
+    )
+    (done,) = of(ev, LiquidationFinished)
+    assert (done.deleveraged, done.taken_over, done.fee, done.remainder) == (
+        Q("1"),
+        eth_q("2.5"),
+        0,
+        -M("5500"),
+    )
+    assert r.fund() == -M("5500") and r.balance(10) == 0

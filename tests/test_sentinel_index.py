@@ -36,14 +36,15 @@ mark. What holds is narrower:
   realized stays with the closed part): not crossed before, not crossed after. It was
   not crossed at the new mark either (the move was in its favour). The equality holds,
   and ``check_adl_counterparties`` checks the claim for every ADL.
-- ADL in the *other* symbol of a two-symbol cross unit. The unit's positions are closed
-  by symbol; each at the price where the unit's whole balance would be zero, so when the
-  ticked symbol sorts second, the first (unticked) position absorbs the unit's entire
-  deficit at a price far beyond that symbol's unchanged mark, and ADL hands that loss to
-  its counterparties, which can cross them: a legitimate cascade, liquidated within the
-  same command (``test_adl_in_the_other_symbol_can_cross_a_counterparty``). The scenarios
-  that run without a seeded fund (and so reach ADL) therefore hold no two-symbol cross
-  units; with the fund seeded (no ADL, which the test asserts) they do.
+- ADL in the *other* symbol of a two-symbol cross unit. Each position's bankruptcy price
+  is where its share of the unit's balance (by notional at the mark) is used up: the
+  same fraction of the mark in every symbol. With the unit under water, the unticked
+  symbol's position closes at a price beyond its unchanged mark, and ADL hands that
+  share of the loss to its counterparties, which can cross them: a legitimate cascade,
+  liquidated within the same command
+  (``test_adl_in_the_other_symbol_can_cross_a_counterparty``). The scenarios that run
+  without a seeded fund (and so reach ADL) therefore hold no two-symbol cross units;
+  with the fund seeded (no ADL, which the test asserts) they do.
 
 Funding and fills would also change other units within the tick, which is why the ticks
 stay inside one funding interval and the book stays empty.
@@ -599,28 +600,33 @@ def test_band_exit_is_re_evaluated_not_liquidated(eth_long: bool) -> None:
 
 
 def test_adl_in_the_other_symbol_can_cross_a_counterparty() -> None:
-    """Unit 20 (cross: long 10 ETH, long 0.1 BTC, 1,800 USDT) is far under water when ETH
-    falls to 2,700. Its BTC position is closed first, at the price where the whole unit
-    is worth zero (BTC at ~62,175 with the mark at 50,000); the empty fund cannot take
-    that, so ADL buys it from unit 30 (short 1 BTC at 50x), the only BTC short, costing
-    30 about 1,217 USDT: 30 is crossed though neither the tick nor the brute-force scan
-    touched it, and is liquidated in the same command. The equality of the property test
-    cannot hold here, which is why its ADL scenarios have no two-symbol cross units."""
+    """Unit 20 (cross: long 10 ETH, long 0.1 BTC, 1,800 USDT less 17.5 of fees) is under
+    water when ETH falls to 2,700: balance 1,782.5 - 3,000 = -1,217.5 on a notional of
+    27,000 + 5,000 = 32,000, so each position goes bankrupt 1,217.5 / 32,000 beyond its
+    mark; BTC (mark unchanged at 50,000) at 51,902.34375, 51,902.4 on the tick grid. The
+    empty fund cannot take that, so ADL buys it from unit 30 (short 0.5 BTC at 125x, 215
+    USDT less 12.5 of fee), the only BTC short, costing 30 0.1 x 1,902.4 = 190.24 USDT: 30
+    is left with 12.26 against 80 of maintenance on its 0.4 BTC, crossed though neither
+    the tick nor the brute-force scan touched it, and is liquidated in the same command.
+    The equality of the property test cannot hold here, which is why its ADL scenarios
+    have no two-symbol cross units."""
     h = Harness()
     open_market(h)
     u, v = 20, 30
     h(Deposit, u, "USDT", money("1800"))
-    h(Deposit, v, "USDT", money("1100"))
-    h(SetLeverage, v, "BTCUSDT", 50)
+    h(Deposit, v, "USDT", money("215"))
+    h(SetLeverage, v, "BTCUSDT", 125)
     h.trade("ETHUSDT", u, True, ETH.qty_units("10"), MID["ETHUSDT"])
     h.trade("BTCUSDT", u, True, BTC.qty_units("0.1"), MID["BTCUSDT"])
-    h.trade("BTCUSDT", v, False, BTC.qty_units("1"), MID["BTCUSDT"])
+    h.trade("BTCUSDT", v, False, BTC.qty_units("0.5"), MID["BTCUSDT"])
     tick = ETH.price_units("2700")
     assert crossed_units(h.venue.export_state(), {"ETHUSDT": tick}) == {(u, "USDT", "")}
     events = h(MarkPrice, "ETHUSDT", tick)
     assert started_units(events) == [(u, "USDT", ""), (v, "USDT", "")]
     adl = [e for e in events if type(e) is AutoDeleveraged]
     assert (adl[0].symbol, adl[0].account, adl[0].counterparty) == ("BTCUSDT", u, v)
-    assert adl[0].price > MID["BTCUSDT"] * 12 // 10, "at far beyond the BTC mark"
+    assert (adl[0].qty, adl[0].price) == (BTC.qty_units("0.1"), BTC.price_units("51902.4"))
+    v_start = next(e for e in events if type(e) is LiquidationStarted and e.account == v)
+    assert (v_start.balance, v_start.maintenance) == (money("12.26"), money("80"))
     assert events.index(adl[0]) < [type(e) for e in events].index(LiquidationStarted, 1)
     assert set(unit_health(h.venue.export_state())) <= {(MM, "USDT", "")}

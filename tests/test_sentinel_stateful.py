@@ -22,13 +22,14 @@ minority of invalid commands, and state export/restore. It proves that:
   amount follows the published rounding (payers round up, receivers down);
 - a liquidation starts only for a unit that is crossed (its reported maintenance and
   margin balance recomputed from the event ledger); its IOC orders are limited at the
-  bankruptcy price (recomputed independently: where the unit's margin balance is zero,
-  on the tick grid in the account's favour), moved into the price band only ever to the
-  account's advantage, never above the position or the maximum quantity; takeovers and
-  ADL happen at the bankruptcy price; it accounts for every unit it closes (filled +
-  taken over + deleveraged), leaves the unit flat, and charges the clearance fee
-  (liquidation fee x notional at the bankruptcy price, at most the margin left); ADL
-  only ever reduces a counterparty, never flips it, in rank order;
+  bankruptcy price (recomputed independently: where the position's share of the unit's
+  margin balance, by notional at the marks, is used up, on the tick grid in the
+  account's favour), moved into the price band only ever to the account's advantage,
+  never above the position or the maximum quantity; takeovers and ADL happen at the
+  bankruptcy price; it accounts for every unit it closes (filled + taken over +
+  deleveraged), leaves the unit flat, and charges the clearance fee (liquidation fee x
+  notional at the bankruptcy price, at most the margin left); ADL only ever reduces a
+  counterparty, never flips it, in rank order;
 - a reduce-only order (a user's or Sentinel's own) never opens, grows or flips a
   position;
 - reducing an isolated position keeps the rest at least as healthy: its margin balance
@@ -194,21 +195,29 @@ class Ledger:
         return balance, mm
 
     def bankruptcy_price(self, account: int, unit_symbol: str, symbol: str) -> int:
-        """Where the unit's margin balance is zero (the rest at the marks), on the tick
-        grid in the account's favour, at least one tick."""
+        """Isolated: where the position's margin balance is zero. Cross: where the
+        position's share of the unit's margin balance, by notional at the marks among the
+        unit's open positions, is used up: mark x (notional - side x balance) / notional.
+        On the tick grid in the account's favour; below one tick, the mark instead."""
         size, cost, margin = self.pos(account, symbol)
-        if unit_symbol:
-            base = margin - cost
-        else:
-            base = self.wallets.get((account, "USDT"), 0) - cost
-            base += sum(self.upnl(account, s) for s in self.cross_symbols(account) if s != symbol)
-        unit = abs(size) * SCALE[symbol]
         tick = TICK[symbol]
-        if size > 0:
-            price = ceil_div(ceil_div(-base, unit), tick) * tick
+        if unit_symbol:
+            unit = abs(size) * SCALE[symbol]
+            num, den = (cost - margin, unit) if size > 0 else (margin - cost, unit)
         else:
-            price = (base // unit) // tick * tick
-        return max(price, tick)
+            syms = self.cross_symbols(account)
+            equity = self.wallets.get((account, "USDT"), 0)
+            equity += sum(self.upnl(account, s) for s in syms)
+            den = sum(abs(self.pos(account, s)[0]) * self.marks[s] * SCALE[s] for s in syms)
+            num = self.marks[symbol] * (den - equity if size > 0 else den + equity)
+        if size > 0:
+            price = ceil_div(ceil_div(num, den), tick) * tick
+        else:
+            price = (num // den) // tick * tick
+        if price < tick:  # no bankruptcy price: the mark, on the grid in the account's favour
+            mark = self.marks[symbol]
+            price = max(ceil_div(mark, tick) * tick if size > 0 else mark // tick * tick, tick)
+        return price
 
     # -- feeding ------------------------------------------------------------------------
 
