@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -50,6 +51,8 @@ from titan.commands import NewOrder
 
 #: Called with (seq, events) once the input's record is durable.
 Ack = Callable[[int, list[Any]], None]
+
+log = logging.getLogger("exchange.sequencer")
 
 
 class IntakeClosed(Exception):
@@ -77,10 +80,11 @@ class SequencerStats:
     refused_full: int = 0  # offers refused because the intake was full
     executed: int = 0
     committed: int = 0
+    callback_errors: int = 0  # acknowledgements or subscribers that raised (logged)
     batches: int = 0
     checkpoints: int = 0
     snapshots: int = 0
-    inputs_by_kind: dict[str, int] = field(default_factory=dict)
+    inputs_by_kind: dict[str, int] = field(default_factory=dict)  # durable inputs by type
     last_batch_records: int = 0
     commit_seconds_total: float = 0.0
     last_commit_seconds: float = 0.0
@@ -143,6 +147,9 @@ class Sequencer:
         self._pending: list[_Pending] = []
         self._snapshots: list[tuple[int, str, bytes]] = []
         self._subscribers: list[Callable[[list[Committed]], None]] = []
+        self._waiting: set[asyncio.Future[tuple[int, list[Any]]]] = set()
+        self._last_snapshot = 0  # seq of the last snapshot this sequencer stored
+        self._crash: BaseException | None = None  # an engine raised: commit what came before
         self._closed = False
         self._failed: BaseException | None = None
         # asyncio events bind to the running loop when first awaited, not here
@@ -185,15 +192,23 @@ class Sequencer:
             await self._room.wait()
 
     async def request(self, command: Any) -> tuple[int, list[Any]]:
-        """Submit ``command`` and wait until it is durable; returns (seq, events)."""
+        """Submit ``command`` and wait until it is durable; returns (seq, events).
+
+        Raises IntakeClosed if the sequencer is stopping, SequencerFailed if the journal
+        refused the batch that held it (it was then never acknowledged).
+        """
         future: asyncio.Future[tuple[int, list[Any]]] = asyncio.get_running_loop().create_future()
 
         def done(seq: int, events: list[Any]) -> None:
             if not future.done():
                 future.set_result((seq, events))
 
-        await self.submit(command, done)
-        return await future
+        self._waiting.add(future)
+        try:
+            await self.submit(command, done)
+            return await future
+        finally:
+            self._waiting.discard(future)
 
     def subscribe(self, callback: Callable[[list[Committed]], None]) -> None:
         """Call ``callback`` with every durable batch, in seq order."""
@@ -204,6 +219,7 @@ class Sequencer:
     async def run(self) -> None:
         """Execute and commit until :meth:`stop` and the drain finish (or a commit fails)."""
         committer = asyncio.create_task(self._commit_loop(), name="committer")
+        committer.add_done_callback(self._committer_done)
         try:
             await self._execute_loop()
             self._formed.set()
@@ -212,8 +228,18 @@ class Sequencer:
             if not committer.done():
                 committer.cancel()
             self._writer.shutdown(wait=True)
+        if self._crash is not None and self._failed is None:
+            self._fail(self._crash)
+            raise SequencerFailed(
+                f"the engine raised on input seq {self.last_seq + 1}: {self._crash!r}; "
+                f"records 1..{self.durable_seq} are durable"
+            ) from self._crash
         if self._failed is not None:
             raise SequencerFailed(str(self._failed)) from self._failed
+
+    def _committer_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and self._failed is None:
+            self._fail(task.exception() or RuntimeError("committer failed"))
 
     def stop(self) -> None:
         """Close the intake; :meth:`run` returns once everything taken is durable."""
@@ -223,7 +249,7 @@ class Sequencer:
 
     async def _execute_loop(self) -> None:
         intake, wake, room, formed = self._intake, self._wake, self._room, self._formed
-        while self._failed is None:
+        while self._failed is None and self._crash is None:
             if not intake:
                 if self._closed:
                     return
@@ -247,8 +273,6 @@ class Sequencer:
     def _execute(self, n: int) -> None:
         """Stamp and execute ``n`` inputs from the intake; queue their records."""
         intake, pending, apply = self._intake, self._pending, self.venue.apply
-        stats = self.stats
-        kinds = stats.inputs_by_kind
         seq, last_ts = self.last_seq, self.last_ts
         now = self._clock()
         ts = now if now > last_ts else last_ts
@@ -261,9 +285,14 @@ class Sequencer:
                 cmd = cmd._replace(seq=seq, ts=ts, order_id=seq)
             else:
                 cmd = cmd._replace(seq=seq, ts=ts)
-            events = apply(cmd)
-            name = type(cmd).__name__
-            kinds[name] = kinds.get(name, 0) + 1
+            try:
+                events = apply(cmd)
+            except Exception as exc:  # a bug in an engine: keep what executed before it
+                log.critical("input seq %d (%s) raised", seq, type(cmd).__name__, exc_info=True)
+                self._crash = exc
+                self._closed = True
+                seq -= 1
+                break
             checkpoint = None
             if snapshot_every and seq % snapshot_every == 0:
                 blob = encode_venue_state(self.venue.export_state())
@@ -271,38 +300,55 @@ class Sequencer:
                 self._snapshots.append((seq, checkpoint, blob))
             elif checkpoint_every and seq % checkpoint_every == 0:
                 checkpoint = self.venue.state_hash()
-            if checkpoint is not None:
-                stats.checkpoints += 1
             record = Record(seq, ts, command_to_wire(cmd), events_to_wire(events), checkpoint)
             pending.append(_Pending(record, cmd, events, item.intake_ns, item.on_done))
+        self._executed_to(seq, ts)
+
+    def _executed_to(self, seq: int, ts: int) -> None:
+        self.stats.executed += seq - self.last_seq
         self.last_seq, self.last_ts = seq, ts
-        stats.executed += n
 
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
         formed = self._formed
         while True:
             if not self._pending:
-                if self._closed and not self._intake:
+                if self._nothing_more():
                     break
                 formed.clear()
                 await formed.wait()
-                if not self._pending and self._closed and not self._intake:
+                if not self._pending and self._nothing_more():
                     break
                 continue
-            batch, self._pending = self._pending, []
-            snapshots, self._snapshots = self._snapshots, []
+            cap = self.max_batch
+            batch, self._pending = self._pending[:cap], self._pending[cap:]
+            last = batch[-1].record.seq
+            snapshots = [x for x in self._snapshots if x[0] <= last]
+            self._snapshots = self._snapshots[len(snapshots) :]
             started = time.perf_counter()
             try:
                 await loop.run_in_executor(self._writer, self._write, batch, snapshots)
             except Exception as exc:  # disk full, I/O error, ...: nothing more is acknowledged
-                self._failed = exc
-                self._closed = True
-                self._wake.set()
-                self._room.set()
+                self._fail(exc)
                 return
+            if snapshots:
+                self._last_snapshot = snapshots[-1][0]
             self._published(batch, time.perf_counter() - started, len(snapshots))
         await self._final_snapshot(loop)
+
+    def _nothing_more(self) -> bool:
+        """No record will be executed any more (stopped and drained, or crashed)."""
+        return self._closed and (not self._intake or self._crash is not None)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Stop for good: close the intake, fail every waiting request."""
+        self._failed = exc
+        self._closed = True
+        self._wake.set()
+        self._room.set()
+        for future in list(self._waiting):
+            if not future.done():
+                future.set_exception(SequencerFailed(str(exc)))
 
     def _write(self, batch: list[_Pending], snapshots: list[tuple[int, str, bytes]]) -> None:
         self.journal.append([p.record for p in batch])
@@ -310,7 +356,10 @@ class Sequencer:
             self.journal.save_snapshot(seq, state_hash, blob)
 
     def _published(self, batch: list[_Pending], seconds: float, snapshots: int) -> None:
-        """Everything after durability: stats, acknowledgements, subscribers."""
+        """Everything after durability: stats, acknowledgements, subscribers.
+
+        A callback that raises is logged and counted; it never stops the sequencer.
+        """
         done_ns = time.perf_counter_ns()
         stats = self.stats
         stats.committed += len(batch)
@@ -320,6 +369,12 @@ class Sequencer:
         stats.last_commit_seconds = seconds
         stats.commit_seconds_total += seconds
         self.durable_seq = batch[-1].record.seq
+        kinds = stats.inputs_by_kind
+        for p in batch:
+            name = type(p.command).__name__
+            kinds[name] = kinds.get(name, 0) + 1
+            if p.record.checkpoint is not None:
+                stats.checkpoints += 1
         if stats.latency_cap:
             samples = stats.latencies_ns
             samples.extend(done_ns - p.intake_ns for p in batch)
@@ -327,17 +382,36 @@ class Sequencer:
                 del samples[: len(samples) - stats.latency_cap]
         for p in batch:
             if p.on_done is not None:
-                p.on_done(p.record.seq, p.events)
+                try:
+                    p.on_done(p.record.seq, p.events)
+                except Exception:
+                    self._callback_failed("an acknowledgement", p.record.seq)
         if self._subscribers:
             committed = [Committed(p.record.seq, p.record.ts, p.command, p.events) for p in batch]
             for callback in self._subscribers:
-                callback(committed)
+                try:
+                    callback(committed)
+                except Exception:
+                    self._callback_failed("a subscriber", committed[0].seq)
+
+    def _callback_failed(self, what: str, seq: int) -> None:
+        self.stats.callback_errors += 1
+        log.error("%s failed on the batch from seq %d", what, seq, exc_info=True)
 
     async def _final_snapshot(self, loop: asyncio.AbstractEventLoop) -> None:
         seq = self.durable_seq
-        if seq == 0 or any(s.seq == seq for s in self.journal.snapshots()):
+        if seq == 0 or seq == self._last_snapshot or self._failed or self._crash:
             return
+        if seq == self.journal.last_seq and self.journal.load_snapshot(seq) is not None:
+            snap = self.journal.load_snapshot(seq)
+            if snap is not None and snap.seq == seq:
+                return  # resumed and stopped without a new record: it is there already
         blob = encode_venue_state(self.venue.export_state())
         state_hash = hashlib.sha256(blob).hexdigest()
         await loop.run_in_executor(self._writer, self.journal.save_snapshot, seq, state_hash, blob)
+        self._last_snapshot = seq
         self.stats.snapshots += 1
+
+    def settled(self) -> bool:
+        """True when every executed input is durable (the venue shows durable state)."""
+        return self.durable_seq == self.last_seq

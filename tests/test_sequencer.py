@@ -229,3 +229,81 @@ def test_request_returns_events_after_durability(tmp_path: Any) -> None:
         assert events == fresh.apply(command_from_wire(rec.input))
         assert rec.seq == n
     journal.close()
+
+
+def test_a_raising_subscriber_or_ack_is_logged_and_the_rest_goes_on(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    venue, journal = _open(tmp_path / "j")
+    seq = Sequencer(venue, journal, max_batch=16)
+    seen: list[int] = []
+
+    def broken(batch: list[Committed]) -> None:
+        if batch[0].seq < 40:
+            raise BrokenPipeError("stdout closed")
+
+    def bad_ack(n: int, events: list[Any]) -> None:
+        raise ValueError("client went away")
+
+    seq.subscribe(broken)
+    seq.subscribe(lambda batch: seen.extend(c.seq for c in batch))
+    inputs = _unstamped(300)[:300]
+
+    async def feed(s: Sequencer) -> None:
+        for i, cmd in enumerate(inputs):
+            await s.submit(cmd, bad_ack if i % 50 == 0 else None)
+            if i % 10 == 0:
+                await asyncio.sleep(0)
+
+    _run(seq, feed)
+    assert seen == list(range(1, 301))  # the other subscriber saw everything
+    assert journal.last_seq == 300
+    messages = [r.getMessage() for r in caplog.records]
+    acks = [m for m in messages if m.startswith("an acknowledgement failed")]
+    subs = [m for m in messages if m.startswith("a subscriber failed")]
+    assert len(acks) == 6 and len(subs) >= 1  # inputs 0, 50, ..., 250; batches below 40
+    assert seq.stats.callback_errors == len(acks) + len(subs)
+    journal.close()
+
+
+def test_request_fails_when_its_batch_cannot_be_written() -> None:
+    contracts = make_contracts()
+    journal = Journal(_FailingBackend(fail_at=2), genesis=venue_genesis(contracts))
+    seq = Sequencer(Venue(contracts), journal)
+
+    async def main() -> None:
+        task = asyncio.create_task(seq.run())
+        with pytest.raises(SequencerFailed, match="No space left"):
+            await seq.request(_unstamped(5)[0])
+        with pytest.raises(IntakeClosed):
+            await seq.request(_unstamped(5)[1])
+        with pytest.raises(SequencerFailed):
+            await task
+
+    asyncio.run(main())
+    assert journal.last_seq == 0
+
+
+def test_an_engine_error_keeps_what_executed_before_it(tmp_path: Any) -> None:
+    from titan.commands import SetMarkPrice  # Titan's own mark: not a venue input
+
+    venue, journal = _open(tmp_path / "j")
+    seq = Sequencer(venue, journal)
+    inputs = _unstamped(200)[:200]
+    acked: list[int] = []
+
+    async def main() -> None:
+        task = asyncio.create_task(seq.run())
+        for cmd in inputs[:100]:
+            seq.offer(cmd, lambda n, ev: acked.append(n))
+        seq.offer(SetMarkPrice(0, 0, "BTCUSDT", 1))
+        for cmd in inputs[100:]:
+            seq.offer(cmd, lambda n, ev: acked.append(n))
+        with pytest.raises(SequencerFailed, match="raised on input seq 101"):
+            await task
+
+    asyncio.run(main())
+    assert journal.last_seq == 100 and acked == list(range(1, 101))
+    assert [s.seq for s in journal.snapshots()] == []  # no snapshot of a state it doubts
+    assert audit(journal, VenueFactory()).ok
+    journal.close()
