@@ -106,6 +106,8 @@ class _PlatformView:
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
         self.liquidations = 0
+        self.marks: dict[str, float] = {}
+        self.fund: dict[str, int] = {}
 
 
 async def _drive(seq: Sequencer, inputs: list[Any], rate: float) -> None:
@@ -121,11 +123,13 @@ async def _drive(seq: Sequencer, inputs: list[Any], rate: float) -> None:
                 i += 1
             await asyncio.sleep(0)
     else:
-        start = time.perf_counter()
+        start = time.perf_counter_ns()
+        gap = 1e9 / rate
         while i < n and not seq.closed:
-            due = min(n, int((time.perf_counter() - start) * rate) + 1)
+            due = min(n, int((time.perf_counter_ns() - start) / gap) + 1)
             while i < due:
-                if not offer(inputs[i]):
+                # latency counts from when the load meant to send it, not when it got in
+                if not offer(inputs[i], None, start + int(i * gap)):
                     break
                 i += 1
             await asyncio.sleep(0.001 if i >= due else 0)

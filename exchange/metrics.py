@@ -53,28 +53,33 @@ class PlatformCollector(Collector):
         yield CounterMetricFamily(
             "sentinel_liquidations", "Liquidations (durable)", value=self.platform.liquidations
         )
-        venue = self.platform.venue
-        if venue is not None:
-            fund = GaugeMetricFamily(
-                "sentinel_insurance_fund", "Insurance fund balance", labels=["asset"]
-            )
-            assets = sorted({c.quote for c in venue.sentinel.contracts.values()})
-            for asset in assets:
-                fund.add_metric([asset], venue.sentinel.fund_balance(asset) / MONEY_ONE)
-            yield fund
-            mark = GaugeMetricFamily("titan_mark_price", "Mark price", labels=["symbol"])
-            for sym in venue.titan.symbols:
-                spec = venue.titan.spec(sym)
-                mark.add_metric([sym], float(spec.price_decimal(venue.titan.mark_price(sym))))
-            yield mark
+        fund = GaugeMetricFamily(
+            "sentinel_insurance_fund", "Insurance fund balance (durable)", labels=["asset"]
+        )
+        for asset, balance in sorted(self.platform.fund.items()):
+            fund.add_metric([asset], balance / MONEY_ONE)
+        yield fund
+        mark = GaugeMetricFamily("titan_mark_price", "Mark price (durable)", labels=["symbol"])
+        for symbol, price in sorted(self.platform.marks.items()):
+            mark.add_metric([symbol], price)
+        yield mark
 
 
 class MetricsServer:
-    """The ``/metrics`` HTTP endpoint; ``port`` is the bound port (useful with port 0)."""
+    """The ``/metrics`` HTTP endpoint; ``port`` is the bound port (useful with port 0).
 
-    def __init__(self, port: int, registry: CollectorRegistry) -> None:
-        self._server, self._thread = start_http_server(port, addr="0.0.0.0", registry=registry)
+    It is bound first (a taken port is refused before anything else starts) and serves
+    the platform's figures once :meth:`attach` is called.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.registry = CollectorRegistry()
+        self._server, self._thread = start_http_server(port, addr="0.0.0.0", registry=self.registry)
         self.port: int = self._server.server_port
+
+    def attach(self, seq: Sequencer, platform: Any, traders: Any) -> None:
+        """Serve the platform collector from now on."""
+        self.registry.register(PlatformCollector(seq, platform, traders))
 
     def close(self) -> None:
         """Stop serving and release the port."""
@@ -85,6 +90,6 @@ class MetricsServer:
 
 def serve_metrics(port: int, seq: Sequencer, platform: Any, traders: Any) -> MetricsServer:
     """Serve ``/metrics`` for the platform on ``port`` (0: any free port)."""
-    registry = CollectorRegistry()
-    registry.register(PlatformCollector(seq, platform, traders))
-    return MetricsServer(port, registry)
+    server = MetricsServer(port)
+    server.attach(seq, platform, traders)
+    return server

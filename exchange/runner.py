@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -34,7 +35,7 @@ from typing import Any, TextIO
 
 from exchange.config import ConfigError
 from exchange.errors import UserError
-from exchange.machines import VenueFactory, VenueMachine, venue_genesis
+from exchange.machines import VenueFactory, VenueMachine, parse_genesis, venue_genesis
 from exchange.prices import RandomWalk, mark_command, price_units, rate_units
 from exchange.runtime import tune_gc
 from exchange.sequencer import Committed, IntakeClosed, Sequencer, SequencerFailed
@@ -43,12 +44,14 @@ from exchange.traders import Traders
 from oracle import Journal, JournalError
 from oracle.errors import JournalInUse
 from oracle.replay import rebuild
-from sentinel.events import LiquidationFinished, LiquidationStarted
+from sentinel.commands import MarkPrice
+from sentinel.events import FundChanged, LiquidationFinished, LiquidationStarted
 from sentinel.units import MONEY_ONE
 from sentinel.venue import Venue
 from titan.commands import NewOrder
 
 log = logging.getLogger("exchange")
+FLOW_TURN = 1_024  # most inputs the generator makes per turn of the loop
 
 
 def add_run_parser(sub: Any) -> None:
@@ -160,6 +163,9 @@ class Platform:
         self.journal: Journal | None = None
         self.venue: Venue | None = None
         self.liquidations = 0
+        #: durable views for the metrics endpoint (read from another thread)
+        self.marks: dict[str, float] = {}
+        self.fund: dict[str, int] = {}
         self.orders_seen = 0
         self.stop_reason = ""
         self.failed = ""
@@ -184,10 +190,7 @@ class Platform:
             ) from None
         except JournalError as exc:
             if "different configuration" in str(exc):
-                raise UserError(
-                    f"journal {path} was created with other symbols or contract terms; "
-                    "run with the same --config/--symbols, or give a new --journal"
-                ) from None
+                raise UserError(self._mismatch(path)) from None
             raise
         start = journal.last_seq
         if start == 0:
@@ -207,6 +210,27 @@ class Platform:
             file=self.out,
         )
         return built.machine.venue, journal, start
+
+    def _mismatch(self, path: Path) -> str:
+        """Why the journal at ``path`` is not this platform's (its genesis differs)."""
+        with Journal.open(path, read_only=True) as journal:
+            genesis = journal.genesis
+        try:
+            machine, specs = parse_genesis(genesis)
+        except UserError as exc:
+            return f"journal {path} is not a platform journal: {exc}"
+        if machine != "venue":
+            return (
+                f"journal {path} records a {machine} machine (written by exchange simulate, "
+                "titan or lobster), not the platform; give exchange run another --journal"
+            )
+        theirs = ", ".join(s.symbol for s in specs)
+        ours = ", ".join(c.spec.symbol for c in self.s.contracts)
+        what = "symbols" if theirs != ours else "symbol rules or contract terms"
+        return (
+            f"journal {path} was written with other {what} (journal: {theirs}; now: {ours}); "
+            "run with the same --config/--symbols, or give a new --journal"
+        )
 
     def banner(self, start_seq: int) -> None:
         s, out = self.s, self.out
@@ -250,8 +274,19 @@ class Platform:
     # -- the run ------------------------------------------------------------------------
 
     async def main(self) -> int:
-        venue, journal, start = self.open()
+        exporter = self._start_metrics()  # a taken port is refused before the journal opens
+        try:
+            venue, journal, start = self.open()
+        except BaseException:
+            if exporter is not None:
+                exporter.close()
+            raise
         self.venue, self.journal = venue, journal
+        for symbol, spec in self.specs.items():
+            if venue.titan.mark_price(symbol):
+                self.marks[symbol] = float(spec.price_decimal(venue.titan.mark_price(symbol)))
+        for c in self.s.contracts:
+            self.fund[c.quote] = venue.sentinel.fund_balance(c.quote)
         seq = Sequencer(
             venue,
             journal,
@@ -268,7 +303,8 @@ class Platform:
         for signum, name in ((signal.SIGINT, "Ctrl+C"), (signal.SIGTERM, "SIGTERM")):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request_stop, name)
-        exporter = self._start_metrics(seq, traders)
+        if exporter is not None:
+            exporter.attach(seq, self, traders)
         runner = asyncio.create_task(seq.run(), name="sequencer")
         sources = [
             asyncio.create_task(self._prices(seq, venue), name="prices"),
@@ -300,7 +336,10 @@ class Platform:
             try:
                 await runner
             except SequencerFailed as exc:
-                self.failed = f"journal refused a batch: {exc}"
+                self.failed = f"stopped by a failure: {exc}"
+            except Exception as exc:  # a bug: report it, still close the journal
+                log.critical("the sequencer failed", exc_info=True)
+                self.failed = f"internal error in the sequencer: {exc!r}"
             if exporter is not None:
                 exporter.close()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -311,18 +350,27 @@ class Platform:
         return 1 if self.failed else 0
 
     def request_stop(self, reason: str) -> None:
-        if not self.stop_reason:
-            self.stop_reason = reason
-            print(f"\nstopping ({reason}): draining the intake ...", file=self.out, flush=True)
+        """First signal: stop and drain. A second: leave at once (what was acknowledged
+        is durable already; the inputs still queued were never acknowledged)."""
+        if self._stop.is_set():
+            print(
+                f"\n{reason} again: exiting now without draining; everything acknowledged "
+                "is durable (a restart resumes from the journal)",
+                file=self.out,
+                flush=True,
+            )
+            os._exit(130)
+        self.stop_reason = self.stop_reason or reason
+        print(f"\nstopping ({reason}): draining the intake ...", file=self.out, flush=True)
         self._stop.set()
 
-    def _start_metrics(self, seq: Sequencer, traders: Traders) -> Any:
+    def _start_metrics(self) -> Any:
         if not self.s.metrics_port:
             return None
-        from exchange.metrics import serve_metrics
+        from exchange.metrics import MetricsServer
 
         try:
-            return serve_metrics(self.s.metrics_port, seq, self, traders)
+            return MetricsServer(self.s.metrics_port)
         except OSError as exc:
             raise UserError(
                 f"metrics port {self.s.metrics_port}: {exc.strerror or exc} "
@@ -379,18 +427,21 @@ class Platform:
         tick = 0.01
         credit = 0.0
         last = time.monotonic()
+        # the flow may fill at most half the intake, so prices always find room
+        share = max(1, seq.queue_size // 2)
         while True:
             if rate == 0:
-                budget = max(0, seq.queue_size - seq.backlog)
                 await asyncio.sleep(0)
+                budget = min(FLOW_TURN, share - seq.backlog)
             else:
                 await asyncio.sleep(tick)
                 now = time.monotonic()
-                credit = min(credit + rate * (now - last), rate)  # at most 1 s of catch-up
+                # at most 1 s of catch-up (and at least one input, for rates below 1/s)
+                credit = min(credit + rate * (now - last), max(rate, 1.0))
                 last = now
-                budget = int(credit)
-                credit -= budget
-            if not budget:
+                budget = min(int(credit), FLOW_TURN, share - seq.backlog)
+                credit -= max(0, budget)
+            if budget <= 0:
                 continue
             for cmd in traders.next_inputs(budget):
                 try:
@@ -402,11 +453,17 @@ class Platform:
     def _report_committed(self, batch: list[Committed]) -> None:
         out = self.out
         for rec in batch:
-            if type(rec.command) is NewOrder:
+            kind = type(rec.command)
+            if kind is NewOrder:
                 self.orders_seen += 1
+            elif kind is MarkPrice:
+                spec = self.specs[rec.command.symbol]
+                self.marks[spec.symbol] = float(spec.price_decimal(rec.command.price))
             for ev in rec.events:
                 et = type(ev)
-                if et is LiquidationStarted:
+                if et is FundChanged:
+                    self.fund[ev.asset] = ev.balance
+                elif et is LiquidationStarted:
                     self.liquidations += 1
                     what = ev.symbol or f"cross {ev.asset}"
                     print(
@@ -416,12 +473,12 @@ class Platform:
                         file=out,
                     )
                 elif et is LiquidationFinished:
-                    spec = self.specs.get(ev.symbol)
-                    if spec is not None:
+                    lspec = self.specs.get(ev.symbol)
+                    if lspec is not None:
                         print(
-                            f"    filled {spec.qty_decimal(ev.filled)} in the book, "
-                            f"{spec.qty_decimal(ev.taken_over)} taken over by the fund, "
-                            f"{spec.qty_decimal(ev.deleveraged)} auto-deleveraged; fee "
+                            f"    filled {lspec.qty_decimal(ev.filled)} in the book, "
+                            f"{lspec.qty_decimal(ev.taken_over)} taken over by the fund, "
+                            f"{lspec.qty_decimal(ev.deleveraged)} auto-deleveraged; fee "
                             f"{_money(ev.fee)}, to the fund {_money(ev.remainder)}",
                             file=out,
                         )
@@ -434,7 +491,15 @@ class Platform:
             now = time.monotonic()
             rate = (self.orders_seen - last_orders) / (now - last_time)
             last_orders, last_time = self.orders_seen, now
-            print(self.status_line(seq, venue, rate), file=self.out, flush=True)
+            # show the venue only while it holds nothing that is not durable yet
+            for _ in range(200):
+                if seq.settled():
+                    break
+                await asyncio.sleep(0.005)
+            line = self.status_line(seq, venue, rate)
+            if not seq.settled():
+                line += f"  (state {seq.last_seq - seq.durable_seq:,} inputs ahead of the journal)"
+            print(line, file=self.out, flush=True)
 
     def status_line(self, seq: Sequencer, venue: Venue, orders_per_s: float) -> str:
         s = venue.sentinel
@@ -462,8 +527,17 @@ class Platform:
             f"{st.batches:,} batches, {self.liquidations} liquidations",
             file=out,
         )
-        print(f"  {self.status_line(seq, venue, 0.0)}", file=out)
-        print(f"  state hash {venue.state_hash()}", file=out)
+        if self.feed_refused:
+            print(f"  feed marks refused by a full intake: {self.feed_refused:,}", file=out)
+        if seq.settled():
+            print(f"  {self.status_line(seq, venue, 0.0)}", file=out)
+            print(f"  state hash {venue.state_hash()}", file=out)
+        else:  # the venue ran ahead of what the journal holds: its state is not the record
+            print(
+                f"  {seq.last_seq - seq.durable_seq:,} executed inputs were never made durable "
+                "(nor acknowledged); a restart rebuilds the state from the journal",
+                file=out,
+            )
         print(
             f"  journal: {Path(self.s.journal).resolve()} holds records 1..{seq.durable_seq:,}"
             f" (replay: exchange replay {self.s.journal} --verify)",

@@ -170,12 +170,20 @@ class Sequencer:
         """Inputs waiting in the intake."""
         return len(self._intake)
 
-    def offer(self, command: Any, on_done: Ack | None = None) -> bool:
-        """Take ``command`` if the intake has room; False (and counted) if not or closed."""
+    def offer(
+        self, command: Any, on_done: Ack | None = None, intake_ns: int | None = None
+    ) -> bool:
+        """Take ``command`` if the intake has room; False (and counted) if not or closed.
+
+        ``intake_ns`` (``time.perf_counter_ns`` scale) backdates the intake time that
+        latency is measured from, e.g. to when a paced load meant to send it.
+        """
         if self._closed or len(self._intake) >= self.queue_size:
             self.stats.refused_full += 1
             return False
-        self._intake.append(_Item(command, time.perf_counter_ns(), on_done))
+        self._intake.append(
+            _Item(command, time.perf_counter_ns() if intake_ns is None else intake_ns, on_done)
+        )
         self.stats.accepted += 1
         self._wake.set()
         return True

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from exchange.config import ConfigError, contracts_from_mapping, default_contracts
+from exchange.prices import price_units
 from exchange.traders import FlowSettings
 from sentinel.contracts import Contract
 
@@ -154,6 +155,8 @@ def load_settings(path: str | None) -> tuple[Settings, list[str] | None]:
     if "binance_url" in feed:
         changes["binance_url"] = _check(where, "feed.binance_url", feed["binance_url"], str)
     if "initial_prices" in feed:
+        if not isinstance(feed["initial_prices"], dict):
+            raise ConfigError(f"{where}: [feed.initial_prices] must be a table of prices")
         prices = dict(s.initial_prices)
         for sym, value in feed["initial_prices"].items():
             prices[sym] = _decimal(where, f"feed.initial_prices.{sym}", value, positive=True)
@@ -179,6 +182,8 @@ def load_settings(path: str | None) -> tuple[Settings, list[str] | None]:
         )
     selection = None
     if "symbols" in platform:
+        if not isinstance(platform["symbols"], list):
+            raise ConfigError(f"{where}: platform.symbols must be a list of symbols")
         selection = [_check(where, "platform.symbols[]", x, str) for x in platform["symbols"]]
     flow = _table(where, data, "flow", _FLOW)
     flow_changes = {}
@@ -226,6 +231,23 @@ def finish(settings: Settings, selection: list[str] | None) -> Settings:
         raise ConfigError(f"durability {settings.durability!r} is not sync or async")
     if not settings.binance_url.startswith(("ws://", "wss://")):
         raise ConfigError(f"binance url {settings.binance_url!r} must start with ws:// or wss://")
+    from websockets.exceptions import InvalidURI
+    from websockets.uri import parse_uri
+
+    try:
+        parse_uri(settings.binance_url)
+    except InvalidURI as exc:
+        raise ConfigError(f"binance url {settings.binance_url!r} is not a URL: {exc}") from None
+    if not settings.journal:
+        raise ConfigError("the journal path is empty")
+    if not 0.0 <= settings.volatility <= 1.0:
+        raise ConfigError(f"volatility {settings.volatility!r} must lie in [0, 1] (per step)")
+    if settings.step_interval < 0.001:
+        raise ConfigError(f"step interval {settings.step_interval!r} s must be at least 0.001")
+    if settings.status_interval < 0.1:
+        raise ConfigError(f"status interval {settings.status_interval!r} s must be at least 0.1")
+    if not 0 <= settings.metrics_port <= 65535:
+        raise ConfigError(f"metrics port {settings.metrics_port!r} is not a port (0..65535)")
     contracts = settings.contracts
     if selection is not None:
         by_symbol = {c.spec.symbol: c for c in contracts}
@@ -237,11 +259,18 @@ def finish(settings: Settings, selection: list[str] | None) -> Settings:
             )
         if not selection:
             raise ConfigError("no symbols selected")
-        contracts = [by_symbol[s] for s in dict.fromkeys(selection)]
+        chosen = set(selection)  # configured order: the journal's genesis depends on it
+        contracts = [c for c in contracts if c.spec.symbol in chosen]
     if settings.feed == "sim":
         missing = [c.spec.symbol for c in contracts if c.spec.symbol not in settings.initial_prices]
         if missing:
             raise ConfigError(
                 f"no initial price for {', '.join(missing)} (set [feed.initial_prices])"
             )
+        for c in contracts:
+            text = settings.initial_prices[c.spec.symbol]
+            try:
+                price_units(c.spec, text)
+            except ValueError as exc:
+                raise ConfigError(f"initial price of {c.spec.symbol}: {exc}") from None
     return replace(settings, contracts=contracts)

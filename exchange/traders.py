@@ -231,7 +231,8 @@ class Traders:
     def next_inputs(self, budget: int) -> list[Any]:
         """Up to ``budget`` inputs: the demo buys, ladder upkeep, then random activity."""
         out = self.upkeep(budget)
-        if len(out) >= budget:
+        if len(out) >= budget or self._demo_waiting():
+            # takers wait until the demo longs are in, or they would eat the asks first
             self.sent += len(out)
             return out
         rng = self.rng
@@ -270,6 +271,9 @@ class Traders:
     def _next_cid(self) -> str:
         self._cid += 1
         return f"{self._cid_prefix}{self._cid}"
+
+    def _demo_waiting(self) -> bool:
+        return any(self._demo_tries.get(a, 0) < DEMO_TRIES for a in self.demo_todo)
 
     def _ladder_ready(self, symbol: str) -> bool:
         if symbol not in self.marks:

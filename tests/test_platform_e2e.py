@@ -278,3 +278,46 @@ def test_environment_sets_journal_and_duration_stops(tmp_path: Path) -> None:
     assert (tmp_path / "from-env").is_dir()
     assert not (tmp_path / "platform_events").exists()
     assert _replay(tmp_path / "from-env")["verified"] is True
+
+
+def test_a_titan_journal_is_named_and_refused(tmp_path: Path) -> None:
+    journal = tmp_path / "titan"
+    made = _cli("simulate", "--commands", "500", "--journal", str(journal))
+    assert made.returncode == 0, made.stderr
+    proc = _cli("run", "--journal", str(journal), "--metrics-port", "0", "--duration", "2")
+    assert proc.returncode == 2
+    assert "records a titan machine" in proc.stderr and "Traceback" not in proc.stderr
+    # and a platform journal with other symbols is named as such
+    other = tmp_path / "eth"
+    first = _cli("run", "--journal", str(other), "--symbols", "ETHUSDT", "--metrics-port", "0",
+                 "--duration", "1")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    proc = _cli("run", "--journal", str(other), "--metrics-port", "0", "--duration", "1")
+    assert proc.returncode == 2
+    assert "other symbols (journal: ETHUSDT; now: BTCUSDT, ETHUSDT)" in proc.stderr
+
+
+def test_a_taken_metrics_port_is_refused_before_the_journal_is_made(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _cli("run", "--journal", str(tmp_path / "j"), "--metrics-port", str(port))
+    assert proc.returncode == 2
+    assert f"metrics port {port}" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "j").exists()
+
+
+def test_a_second_signal_exits_at_once_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    journal = tmp_path / "events"
+    proc = _start("--journal", str(journal), "--rate", "0", *FAST)
+    durable, _ = _wait_status(proc, 5_000)
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130), err  # 0 if the drain beat the second signal
+    assert "Traceback" not in err
+    data = _replay(journal)
+    assert data["last_seq"] >= durable
