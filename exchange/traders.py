@@ -19,9 +19,10 @@ Rules
   moved through or left far behind and fill the gaps; self-trades are prevented with
   EXPIRE_TAKER.
 - With what is left of the budget: takers send market or IOC orders (a taker whose
-  position exceeds ``taker_max_notional`` trades to reduce it), makers cancel or amend
-  random quotes (a smaller quantity keeps priority; a new price within the ladder does
-  not).
+  position exceeds ``taker_max_notional`` trades to reduce it; a taker sends nothing
+  the makers' durable quotes, less what takers have in flight, could not fill), makers
+  cancel or amend random quotes (a smaller quantity keeps priority; a new price within
+  the ladder does not).
 - Nothing is sent twice: an order, cancel or amend in flight (sent, not yet durable)
   blocks another for the same price level or order. An input the sequencer refused is
   handed back with :meth:`Traders.refused` and forgotten.
@@ -92,6 +93,7 @@ class Traders:
         self.settings = settings
         self.rng = random.Random(settings.seed)
         self.makers = [MAKER_BASE + i for i in range(settings.makers)]
+        self._maker_set = frozenset(self.makers)
         self.takers = [TAKER_BASE + i for i in range(settings.takers)]
         demo_ok = settings.demo and settings.demo_symbol in self.contracts
         self.demo_accounts = list(DEMO_ACCOUNTS) if demo_ok else []
@@ -102,6 +104,9 @@ class Traders:
         self._pending_new: dict[str, tuple[int, str, Side, int]] = {}  # cid -> level
         self._pending_cancel: set[int] = set()
         self._pending_amend: set[int] = set()
+        #: taker orders in flight: client id -> (symbol, side, qty), and their sum per side
+        self._taking: dict[str, tuple[str, Side, int]] = {}
+        self._taking_qty: dict[tuple[str, Side], int] = {}
         self._cid = 0
         self._cid_prefix = "g"
         #: demo lots still to buy per account, and the accounts with a buy in flight
@@ -168,6 +173,7 @@ class Traders:
             elif kind is NewOrder:
                 if cmd.account in mine and cmd.client_order_id:
                     self._pending_new.pop(cmd.client_order_id, None)
+                    self._taken(cmd.client_order_id)
                     self._demo_inflight.discard(cmd.account)
             elif kind is Cancel:
                 self._pending_cancel.discard(cmd.order_id)
@@ -216,10 +222,17 @@ class Traders:
                 else:
                     del self.orders[order_id]
 
+    def _taken(self, cid: str) -> None:
+        taking = self._taking.pop(cid, None)
+        if taking is not None:
+            key = (taking[0], taking[1])
+            self._taking_qty[key] -= taking[2]
+
     def refused(self, cmd: Any) -> None:
         """The sequencer did not take ``cmd``: forget that it is in flight."""
         if type(cmd) is NewOrder:
             self._pending_new.pop(cmd.client_order_id, None)
+            self._taken(cmd.client_order_id)
             self._demo_inflight.discard(cmd.account)
         elif type(cmd) is Cancel:
             self._pending_cancel.discard(cmd.order_id)
@@ -245,9 +258,7 @@ class Traders:
             else:
                 cmd = self._cancel()
             if cmd is None:
-                cmd = self._taker_order() if self.takers else None
-                if cmd is None:
-                    break
+                break  # nothing sensible to send now: the book needs its quotes first
             out.append(cmd)
         self.sent += len(out)
         return out
@@ -381,7 +392,18 @@ class Traders:
         else:
             side = BUY if rng.random() < 0.5 else SELL
         qty = self._lots(symbol, mark, s.taker_notional, 0.2, 2.0)
+        # takers trade against what the makers show: no order into a book already taken
+        opposite = SELL if side is BUY else BUY
+        resting = sum(
+            o.qty
+            for o in self.orders.values()
+            if o.symbol == symbol and o.side is opposite and o.account in self._maker_set
+        )
+        if qty > resting - self._taking_qty.get((symbol, side), 0):
+            return None
         cid = self._next_cid()
+        self._taking[cid] = (symbol, side, qty)
+        self._taking_qty[(symbol, side)] = self._taking_qty.get((symbol, side), 0) + qty
         if rng.random() < 0.6:
             return NewOrder(
                 0, 0, symbol, account, 0, side, qty, type=OrderType.MARKET,
