@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) bench/titan.py
 	$(PY) bench/oracle.py
 	$(PY) bench/sentinel.py
+	$(PY) bench/e2e.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
