@@ -24,7 +24,9 @@ rules) and, optionally, the symbol's Sentinel contract terms::
 ``maintenance_amount`` (cum) is derived from the table; when given it must agree. A term
 left out takes its value from :data:`sentinel.contracts.DEFAULT_TERMS`. :func:`load_specs`
 reads only the filters (the terms are accepted and not checked); :func:`load_contracts`
-reads both. Every problem raises :class:`ConfigError` naming the file, symbol and field.
+reads both. The same file may also hold the platform's sections (``[feed]``, ``[flow]``,
+``[journal]``, ``[platform]``; :mod:`exchange.settings`), which only ``exchange run``
+reads. Every problem raises :class:`ConfigError` naming the file, symbol and field.
 """
 
 from __future__ import annotations
@@ -129,8 +131,13 @@ def default_contracts() -> list[Contract]:
     return contracts_from_mapping(DEFAULT_SYMBOLS, "defaults")
 
 
-def _read_symbols(path: str | Path) -> tuple[dict[str, Any], str]:
-    """The ``[symbols]`` table of a TOML file and the file's name for messages."""
+#: The sections a config file may hold: the symbols, and the platform's (exchange.settings).
+SECTIONS = frozenset({"symbols", "feed", "flow", "journal", "platform"})
+
+
+def read_config(path: str | Path) -> tuple[dict[str, Any], str]:
+    """A config file's tables and the file's name for messages (ConfigError naming
+    the problem: unreadable, not UTF-8, invalid TOML, an unknown section)."""
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -140,10 +147,16 @@ def _read_symbols(path: str | Path) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"symbols"})
+    unknown = sorted(set(data) - SECTIONS)
     if unknown:
         raise ConfigError(f"{p}: unknown section(s) {', '.join(unknown)}")
-    return data.get("symbols", {}), str(p)
+    return data, str(p)
+
+
+def _read_symbols(path: str | Path) -> tuple[dict[str, Any], str]:
+    """The ``[symbols]`` table of a config file and the file's name for messages."""
+    data, where = read_config(path)
+    return data.get("symbols", {}), where
 
 
 def load_specs(path: str | Path | None) -> list[SymbolSpec]:

@@ -170,9 +170,7 @@ class Sequencer:
         """Inputs waiting in the intake."""
         return len(self._intake)
 
-    def offer(
-        self, command: Any, on_done: Ack | None = None, intake_ns: int | None = None
-    ) -> bool:
+    def offer(self, command: Any, on_done: Ack | None = None, intake_ns: int | None = None) -> bool:
         """Take ``command`` if the intake has room; False (and counted) if not or closed.
 
         ``intake_ns`` (``time.perf_counter_ns`` scale) backdates the intake time that

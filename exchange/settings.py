@@ -37,21 +37,18 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, cast
 
-from exchange.config import ConfigError, contracts_from_mapping, default_contracts
+from exchange.config import ConfigError, contracts_from_mapping, default_contracts, read_config
 from exchange.prices import price_units
 from exchange.traders import FlowSettings
 from sentinel.contracts import Contract
 
 DEFAULT_INITIAL_PRICES = {"BTCUSDT": "50000", "ETHUSDT": "3000"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_SECTIONS = {"symbols", "feed", "flow", "journal", "platform"}
 
 
 @dataclass(frozen=True)
@@ -126,19 +123,7 @@ def load_settings(path: str | None) -> tuple[Settings, list[str] | None]:
     """
     if path is None:
         return Settings(contracts=default_contracts()), None
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
-    where = str(p)
-    unknown = sorted(set(data) - _SECTIONS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}")
+    data, where = read_config(path)
     symbols = data.get("symbols")
     contracts = contracts_from_mapping(symbols, where) if symbols else default_contracts()
     s = Settings(contracts=contracts)
