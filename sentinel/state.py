@@ -153,7 +153,7 @@ def restore_venue_state(state: dict[str, Any]) -> Venue:
     engine = Engine.restore(state.get("titan"))  # type: ignore[arg-type]
     if [engine.spec(sym) for sym in engine.symbols] != [c.spec for c in contracts]:
         raise ValueError("titan and sentinel states disagree on the symbols")
-    venue.titan = engine
+    venue.attach_titan(engine)
     s = venue.sentinel
     try:
         _load_sentinel(s, raw)

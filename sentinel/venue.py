@@ -78,9 +78,8 @@ class Venue:
 
     def __init__(self, contracts: Iterable[Contract]) -> None:
         contracts = list(contracts)
-        self.titan = Engine(c.spec for c in contracts)
-        self.titan.reduce_only_cap = self._reducible
         self.sentinel = Sentinel(contracts)
+        self.attach_titan(Engine(c.spec for c in contracts))
         self._handlers: dict[type, Callable[[Any, list[Any]], None]] = {
             NewOrder: self._new_order,
             Cancel: self._cancel,
@@ -94,6 +93,13 @@ class Venue:
         }
 
     # -- public interface ---------------------------------------------------------
+
+    def attach_titan(self, engine: Engine) -> None:
+        """Use ``engine`` (e.g. restored from a snapshot) as this venue's Titan, with the
+        venue's reduce-only hook installed: without it a restored venue would let a
+        reduce-only order trade past the position, unlike the venue it was taken from."""
+        engine.reduce_only_cap = self._reducible
+        self.titan = engine
 
     def apply(self, command: Any) -> list[Any]:
         """Execute one command; return every event it produced, in order."""

@@ -403,12 +403,17 @@ def test_ioc_liquidation_order_pays_no_trading_fee_but_maker_does() -> None:
     assert fills == {3: M("9.02"), 10: 0}  # 45,100 x 0.02% for the maker
 
 
+@pytest.mark.parametrize("restored", [False, True])
 @pytest.mark.parametrize("ordinary", ["1", "0.5"])
-def test_reduce_only_maker_never_takes_the_position_past_zero(ordinary: str) -> None:
+def test_reduce_only_maker_never_takes_the_position_past_zero(
+    ordinary: str, restored: bool
+) -> None:
     """A taker sweeps an ordinary sell and then a reduce-only sell (1 BTC) of the same
     account, long 1 BTC. Once the ordinary sell has closed the position, Titan's
     reduce-only hook expires the reduce-only order; once it has closed half, the hook
-    cuts the order to the half that is left (Amended, priority kept), which then fills."""
+    cuts the order to the half that is left (Amended, priority kept), which then fills.
+    The same holds for a venue restored from a snapshot just before the sweep (the hook
+    is installed on the restored engine too)."""
     r = Run()
     r.mark("50000")
     r(Deposit, 1, "USDT", M("1000000"))
@@ -417,6 +422,8 @@ def test_reduce_only_maker_never_takes_the_position_past_zero(ordinary: str) -> 
     r.order(7, 2, "BUY", "1", type=OrderType.MARKET)
     r.order(7, 3, "SELL", ordinary, "50000")
     r.order(7, 4, "SELL", "1", "50000.1", reduce_only=True)
+    if restored:
+        r.venue = Venue.restore(r.venue.export_state())
     ev = r.order(1, 5, "BUY", "2", "50000.1")
     left = Q("1") - Q(ordinary)
     trades = [(t.maker_order_id, t.qty) for t in of(ev, Trade)]
