@@ -63,6 +63,28 @@ class PlatformCollector(Collector):
         for symbol, price in sorted(self.platform.marks.items()):
             mark.add_metric([symbol], price)
         yield mark
+        feed = getattr(self.platform, "feed", None)
+        if feed is not None:  # the Binance feed
+            fs = feed.stats
+            for name, doc, value in (
+                ("binance_feed_frames", "Frames received", fs.frames),
+                ("binance_feed_marks", "Mark prices parsed", fs.marks),
+                ("binance_feed_malformed", "Malformed frames", fs.malformed),
+                ("binance_feed_unexpected", "Unexpected frames", fs.unexpected),
+                ("binance_feed_reconnects", "Reconnections", fs.reconnects),
+                ("binance_feed_stale_timeouts", "Streams silent too long", fs.stale_timeouts),
+            ):
+                yield CounterMetricFamily(name, doc, value=value)
+            yield GaugeMetricFamily(
+                "binance_feed_latency_seconds",
+                "Receipt time minus event time E of the last mark",
+                value=float("nan") if fs.latency_last is None else fs.latency_last,
+            )
+            yield GaugeMetricFamily(
+                "binance_feed_healthy",
+                "1 while the feed is live and fresh",
+                value=int(feed.healthy),
+            )
 
 
 class MetricsServer:
