@@ -167,6 +167,11 @@ class Wallet:
         account = self.account
         return {sym: h[account] for sym, h in self._holders if account in h}
 
+    def position_list(self) -> list[Position]:
+        """This wallet's positions in symbol order, without building a dict (hot path)."""
+        account = self.account
+        return [h[account] for _, h in self._holders if account in h]
+
     def exposed(self, symbol: str) -> Exposure | None:
         """The open-order exposure in ``symbol``, or None."""
         return self.exposure.get(symbol) if self.exposure is not None else None
@@ -257,7 +262,7 @@ class Sentinel:
 
     def cross_positions(self, w: Wallet) -> list[Position]:
         """``w``'s open cross positions, by symbol."""
-        return [p for p in w.positions.values() if not p.isolated]
+        return [p for p in w.position_list() if not p.isolated]
 
     def unit_positions(self, key: UnitKey) -> list[Position]:
         """The open positions of a unit, by symbol (empty if it has none)."""
@@ -265,14 +270,16 @@ class Sentinel:
         if w is None:
             return []
         if key[2]:
-            p = w.positions.get(key[2])
+            p = self.holders[key[2]].get(key[0])
             return [p] if p is not None and p.isolated and p.size else []
         return [p for p in self.cross_positions(w) if p.size]
 
-    def unit_state(self, key: UnitKey) -> tuple[int, int]:
-        """(margin balance, maintenance margin x RATE_ONE) of a unit at the marks."""
+    def unit_state(self, key: UnitKey, positions: list[Position] | None = None) -> tuple[int, int]:
+        """(margin balance, maintenance margin x RATE_ONE) of a unit at the marks
+        (``positions``: the unit's, when the caller has them already)."""
         w = self.wallets[(key[0], key[1])]
-        positions = self.unit_positions(key)
+        if positions is None:
+            positions = self.unit_positions(key)
         balance = positions[0].margin if key[2] and positions else w.balance
         mm = 0
         for p in positions:
@@ -282,9 +289,12 @@ class Sentinel:
 
     def crossed(self, key: UnitKey) -> bool:
         """Whether the unit holds positions and maintenance >= margin balance (exact)."""
-        if key[0] == FUND or not self.unit_positions(key):
+        if key[0] == FUND:
             return False
-        balance, mm = self.unit_state(key)
+        positions = self.unit_positions(key)
+        if not positions:
+            return False
+        balance, mm = self.unit_state(key, positions)
         return mm >= balance * RATE_ONE
 
     def units(self) -> Iterator[UnitKey]:
@@ -312,15 +322,36 @@ class Sentinel:
         ex = ex if ex is not None else w.exposed(symbol)
         if ex is None:
             return 0
-        p = w.positions.get(symbol)
+        return self.order_margin_of(
+            w, symbol, ex.buy_qty, ex.buy_notional, ex.sell_qty, ex.sell_notional,
+            ex.ro_buy, ex.ro_sell,
+        )  # fmt: skip
+
+    def order_margin_of(
+        self,
+        w: Wallet,
+        symbol: str,
+        buy_qty: int,
+        buy_notional: int,
+        sell_qty: int,
+        sell_notional: int,
+        ro_buy: int,
+        ro_sell: int,
+    ) -> int:
+        """:meth:`order_margin` of an exposure given by its fields (no object built)."""
+        p = self.holders[symbol].get(w.account)
         size = p.size if p is not None else 0
         worst = 0
-        for qty, notional, exempt in (
-            (ex.buy_qty, ex.buy_notional, max(0, -size - ex.ro_buy)),
-            (ex.sell_qty, ex.sell_notional, max(0, size - ex.ro_sell)),
-        ):
-            if qty > exempt:
-                worst = max(worst, ceil_div(notional * (qty - exempt), qty))
+        exempt = -size - ro_buy
+        if exempt < 0:
+            exempt = 0
+        if buy_qty > exempt:
+            worst = ceil_div(buy_notional * (buy_qty - exempt), buy_qty)
+        exempt = size - ro_sell
+        if exempt < 0:
+            exempt = 0
+        if sell_qty > exempt:
+            worst = max(worst, ceil_div(sell_notional * (sell_qty - exempt), sell_qty))
         if not worst:
             return 0
         c = self.contracts[symbol]
@@ -340,7 +371,7 @@ class Sentinel:
         """
         upnl = 0
         held = 0
-        for p in w.positions.values():
+        for p in w.position_list():
             if not p.isolated:
                 upnl += self.upnl(p)
                 held += self.position_margin(w, p)
@@ -689,21 +720,21 @@ class Sentinel:
         self._stamp += 1
         stamp = self._stamp
         if symbol:
-            p = w.positions.get(symbol)
+            p = self.holders[symbol].get(account)
             if p is None or not p.isolated or not p.size:
                 return
             p.stamp = stamp
             self._push(p, p.margin - p.cost, key, stamp)
             return
         w.stamp = stamp
-        positions = [p for p in w.positions.values() if not p.isolated and p.size]
+        positions = [p for p in w.position_list() if not p.isolated and p.size]
         if len(positions) == 1:
             p = positions[0]
             self._push(p, w.balance - p.cost, key, stamp)
             return
         if not positions:
             return
-        balance, mm = self.unit_state(key)
+        balance, mm = self.unit_state(key, positions)
         share = max(balance * RATE_ONE - mm - 1, 0) // len(positions)
         for p in positions:
             c = self.contracts[p.symbol]
@@ -733,7 +764,7 @@ class Sentinel:
         if w is None:
             return False
         if symbol:
-            p = w.positions.get(symbol)
+            p = self.holders[symbol].get(account)
             return p is not None and p.stamp == stamp
         return w.stamp == stamp
 

@@ -33,7 +33,7 @@ unchecked, so that Titan's own, more precise rejection is what the user sees.
 from __future__ import annotations
 
 from sentinel.events import Refusal
-from sentinel.ledger import FUND, INTERNAL_ORDER_ID, Exposure, Sentinel
+from sentinel.ledger import FUND, INTERNAL_ORDER_ID, Sentinel
 from sentinel.units import MAX_OPEN_NOTIONAL, MAX_ORDER_NOTIONAL, MAX_VALUE, RATE_ONE, ceil_div
 from titan.commands import Amend, NewOrder
 from titan.engine import Engine
@@ -57,21 +57,6 @@ def check_identity(account: object, order_id: object) -> Refusal | None:
     if type(order_id) is int and order_id >= INTERNAL_ORDER_ID:
         return Refusal.RESERVED_ORDER_ID
     return None
-
-
-def _with(ex: Exposure | None, buy: bool, qty: int, notional: int) -> Exposure:
-    """A copy of ``ex`` with one more working order."""
-    new = Exposure()
-    if ex is not None:
-        for name in Exposure.__slots__:
-            setattr(new, name, getattr(ex, name))
-    if buy:
-        new.buy_qty += qty
-        new.buy_notional += notional
-    else:
-        new.sell_qty += qty
-        new.sell_notional += notional
-    return new
 
 
 def _walk(titan: Engine, symbol: str, buy: bool, qty: int, mark: int) -> tuple[int, int, int, int]:
@@ -116,13 +101,27 @@ def _margin_reason(
         size = p.size if p is not None else 0
         ex = w.exposed(symbol)
     lev = s.settings(w, symbol)[0] if w is not None else c.default_leverage
-    new = _with(ex, buy, qty, notional)
+    # the exposure with this order (and without the one it replaces), field by field
+    if ex is not None:
+        bq, bn, sq, sn = ex.buy_qty, ex.buy_notional, ex.sell_qty, ex.sell_notional
+        ro_buy, ro_sell = ex.ro_buy, ex.ro_sell
+    else:
+        bq = bn = sq = sn = ro_buy = ro_sell = 0
+    if buy:
+        bq += qty
+        bn += notional
+    else:
+        sq += qty
+        sn += notional
     if drop is not None:
         d_buy, d_qty, d_notional = drop
-        new = _with(new, d_buy, -d_qty, -d_notional)
-    side_qty, side_notional = (
-        (new.buy_qty, new.buy_notional) if buy else (new.sell_qty, new.sell_notional)
-    )
+        if d_buy:
+            bq -= d_qty
+            bn -= d_notional
+        else:
+            sq -= d_qty
+            sn -= d_notional
+    side_qty, side_notional = (bq, bn) if buy else (sq, sn)
     worst = size + side_qty if buy else size - side_qty
     if abs(worst) > abs(size):
         mark = s.marks[symbol]
@@ -133,7 +132,7 @@ def _margin_reason(
     if w is None:  # no wallet, nothing available: any order that needs margin fails
         return Refusal.INSUFFICIENT_MARGIN
     before = s.order_margin(w, symbol)
-    after = s.order_margin(w, symbol, new)
+    after = s.order_margin_of(w, symbol, bq, bn, sq, sn, ro_buy, ro_sell)
     fee = ceil_div(notional * c.scale * max(c.maker_fee, c.taker_fee), RATE_ONE)
     if after > before and s.available(w) + before - after - loss * c.scale - fee < 0:
         return Refusal.INSUFFICIENT_MARGIN
