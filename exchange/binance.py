@@ -30,7 +30,8 @@ Rules (see DESIGN.md section 8):
   TCP, stale data) after a jittered exponential backoff, :func:`backoff_delay`: attempt
   ``n`` waits a uniform draw in ``[cap/2, cap]`` with ``cap = min(backoff_max,
   backoff_initial * 2**n)``. The attempt counter resets after a healthy connection: one
-  that kept delivering marks for at least ``healthy_after`` s.
+  that kept delivering marks for at least ``healthy_after`` s, or one the watchdog closed
+  while other symbols were still fresh (a quiet symbol does not starve the others).
 * Proactive reconnect: Binance ends a connection after 24 h; the feed closes its socket
   once it is ``max_connection_age`` s old (23.5 h by default) and opens the next one at
   once, without backoff. The old socket is closed (closing handshake done) before the new
@@ -498,6 +499,7 @@ class BinanceMarkFeed:
         log.info("connected to %s (connection %d)", self.url, self.stats.connects)
         last_seen = dict.fromkeys(self.symbols, opened)
         first_mark: float | None = None
+        partial = False  # the watchdog fired while some symbols were still fresh
         age_deadline = opened + self.max_connection_age
         close_reason = "client stop"
         outcome = "stop"
@@ -514,6 +516,9 @@ class BinanceMarkFeed:
                 stale_deadline = last_seen[oldest] + self.stale_after
                 if now >= stale_deadline:
                     stale = [s for s in self.symbols if now - last_seen[s] >= self.stale_after]
+                    # others still fresh: the connection works, a symbol is quiet (e.g.
+                    # settling); reconnect without growing the backoff
+                    partial = len(stale) < len(self.symbols)
                     self.stats.stale_timeouts += 1
                     close_reason, outcome = f"stale: {' '.join(stale)}"[:100], "stale"
                     self._log(
@@ -552,7 +557,9 @@ class BinanceMarkFeed:
         finally:
             await self._close(ws, close_reason)
             self._ws = None
-        healthy = first_mark is not None and loop.time() - first_mark >= self.healthy_after
+        healthy = partial or (
+            first_mark is not None and loop.time() - first_mark >= self.healthy_after
+        )
         return outcome, healthy
 
     async def _close(self, ws: ClientConnection, reason: str) -> None:

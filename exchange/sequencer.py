@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from oracle import Journal, Record
+from oracle import Journal, Record, SnapshotError
 from sentinel.state import encode_venue_state
 from sentinel.venue import Venue
 from sentinel.wire import command_to_wire, events_to_wire
@@ -81,6 +81,7 @@ class SequencerStats:
     executed: int = 0
     committed: int = 0
     callback_errors: int = 0  # acknowledgements or subscribers that raised (logged)
+    snapshot_errors: int = 0  # snapshots that could not be stored (logged)
     batches: int = 0
     checkpoints: int = 0
     snapshots: int = 0
@@ -287,26 +288,27 @@ class Sequencer:
             item = intake.popleft()
             seq += 1
             cmd = item.command
-            if type(cmd) is NewOrder:
-                cmd = cmd._replace(seq=seq, ts=ts, order_id=seq)
-            else:
-                cmd = cmd._replace(seq=seq, ts=ts)
             try:
+                if type(cmd) is NewOrder:
+                    cmd = cmd._replace(seq=seq, ts=ts, order_id=seq)
+                else:
+                    cmd = cmd._replace(seq=seq, ts=ts)
                 events = apply(cmd)
-            except Exception as exc:  # a bug in an engine: keep what executed before it
+                checkpoint = None
+                if snapshot_every and seq % snapshot_every == 0:
+                    blob = encode_venue_state(self.venue.export_state())
+                    checkpoint = hashlib.sha256(blob).hexdigest()
+                    self._snapshots.append((seq, checkpoint, blob))
+                elif checkpoint_every and seq % checkpoint_every == 0:
+                    checkpoint = self.venue.state_hash()
+                wire = command_to_wire(cmd)
+                record = Record(seq, ts, wire, events_to_wire(events), checkpoint)
+            except Exception as exc:  # a bug: keep what executed before this input
                 log.critical("input seq %d (%s) raised", seq, type(cmd).__name__, exc_info=True)
                 self._crash = exc
                 self._closed = True
                 seq -= 1
                 break
-            checkpoint = None
-            if snapshot_every and seq % snapshot_every == 0:
-                blob = encode_venue_state(self.venue.export_state())
-                checkpoint = hashlib.sha256(blob).hexdigest()
-                self._snapshots.append((seq, checkpoint, blob))
-            elif checkpoint_every and seq % checkpoint_every == 0:
-                checkpoint = self.venue.state_hash()
-            record = Record(seq, ts, command_to_wire(cmd), events_to_wire(events), checkpoint)
             pending.append(_Pending(record, cmd, events, item.intake_ns, item.on_done))
         self._executed_to(seq, ts)
 
@@ -333,13 +335,16 @@ class Sequencer:
             self._snapshots = self._snapshots[len(snapshots) :]
             started = time.perf_counter()
             try:
-                await loop.run_in_executor(self._writer, self._write, batch, snapshots)
+                await loop.run_in_executor(self._writer, self._append, batch)
             except Exception as exc:  # disk full, I/O error, ...: nothing more is acknowledged
                 self._fail(exc)
                 return
+            self._published(batch, time.perf_counter() - started, 0)
             if snapshots:
-                self._last_snapshot = snapshots[-1][0]
-            self._published(batch, time.perf_counter() - started, len(snapshots))
+                # after the records are acknowledged: a snapshot that cannot be stored
+                # costs a longer replay at restart, never an acknowledged record
+                saved = await loop.run_in_executor(self._writer, self._save, snapshots)
+                self.stats.snapshots += saved
         await self._final_snapshot(loop)
 
     def _nothing_more(self) -> bool:
@@ -356,10 +361,22 @@ class Sequencer:
             if not future.done():
                 future.set_exception(SequencerFailed(str(exc)))
 
-    def _write(self, batch: list[_Pending], snapshots: list[tuple[int, str, bytes]]) -> None:
+    def _append(self, batch: list[_Pending]) -> None:
         self.journal.append([p.record for p in batch])
+
+    def _save(self, snapshots: list[tuple[int, str, bytes]]) -> int:
+        """Store snapshots; one that fails is logged and skipped. Returns how many."""
+        saved = 0
         for seq, state_hash, blob in snapshots:
-            self.journal.save_snapshot(seq, state_hash, blob)
+            try:
+                self.journal.save_snapshot(seq, state_hash, blob)
+            except Exception:
+                self.stats.snapshot_errors += 1
+                log.warning("snapshot at seq %d not stored", seq, exc_info=True)
+                continue
+            self._last_snapshot = seq
+            saved += 1
+        return saved
 
     def _published(self, batch: list[_Pending], seconds: float, snapshots: int) -> None:
         """Everything after durability: stats, acknowledgements, subscribers.
@@ -405,18 +422,22 @@ class Sequencer:
         log.error("%s failed on the batch from seq %d", what, seq, exc_info=True)
 
     async def _final_snapshot(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A snapshot at the last durable seq, unless one is there (a damaged one there
+        is replaced); failing to store it is logged, the records are durable anyway."""
         seq = self.durable_seq
         if seq == 0 or seq == self._last_snapshot or self._failed or self._crash:
             return
-        if seq == self.journal.last_seq and self.journal.load_snapshot(seq) is not None:
+        try:
             snap = self.journal.load_snapshot(seq)
-            if snap is not None and snap.seq == seq:
-                return  # resumed and stopped without a new record: it is there already
+        except SnapshotError:
+            snap = None  # the newest one is damaged: store a good one at seq
+        if snap is not None and snap.seq == seq:
+            return  # resumed and stopped without a new record: it is there already
         blob = encode_venue_state(self.venue.export_state())
         state_hash = hashlib.sha256(blob).hexdigest()
-        await loop.run_in_executor(self._writer, self.journal.save_snapshot, seq, state_hash, blob)
-        self._last_snapshot = seq
-        self.stats.snapshots += 1
+        self.stats.snapshots += await loop.run_in_executor(
+            self._writer, self._save, [(seq, state_hash, blob)]
+        )
 
     def settled(self) -> bool:
         """True when every executed input is durable (the venue shows durable state)."""

@@ -363,6 +363,33 @@ def test_close_with_error_codes_reconnects(healthy_after: float, attempts: list[
     assert list(feed.stats.backoff_history) == schedule
 
 
+def test_one_quiet_symbol_does_not_grow_the_backoff() -> None:
+    """ETHUSDT never gets a mark (the recording holds BTCUSDT only): the watchdog closes
+    each connection after ``stale_after``, but BTCUSDT was fresh, so every reconnect is
+    a first attempt and BTCUSDT's marks keep coming."""
+
+    def until(feed: BinanceMarkFeed, server: ReplayServer, marks: list[MarkUpdate]) -> bool:
+        return len(server.connections) >= 4
+
+    feed, server, marks = run_feed(
+        until,
+        feed_kwargs={
+            "symbols": ["BTCUSDT", "ETHUSDT"],
+            "stale_after": 0.4,
+            "healthy_after": 1e9,
+            "rng": random.Random(7),
+        },
+        timeout=10.0,
+    )
+    assert feed.stats.stale_timeouts >= 3
+    history = list(feed.stats.backoff_history)
+    rng = random.Random(7)
+    assert history == [
+        backoff_delay(0, initial=0.01, maximum=0.05, rng=rng) for _ in history
+    ]  # attempt 0 every time: nothing grew
+    assert {m.symbol for m in marks} == {"BTCUSDT"} and len(marks) >= 4
+
+
 # -- backoff ------------------------------------------------------------------------------
 
 
@@ -569,3 +596,24 @@ def test_script_prints_its_url_and_exits_cleanly_on_signal(signum: signal.Signal
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "connection 1" in stderr  # the per-connection log goes to stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--speed", "0"], "--speed 0.0 must be more than 0"),
+        (["--recording", "/nonexistent/recording.txt"], "No such file"),
+        (["--port", "99999"], "--port 99999 is not a port number"),
+        (["--fault", "1:meteor"], "error:"),
+    ],
+)
+def test_script_refuses_bad_flags_in_one_line(args: list[str], message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "exchange.replay_server", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 2 and message in proc.stderr
+    assert "Traceback" not in proc.stderr

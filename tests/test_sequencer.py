@@ -18,7 +18,8 @@ from test_sentinel_determinism import SEED, command_stream, make_contracts
 from exchange.machines import VenueFactory, venue_genesis
 from exchange.sequencer import Committed, IntakeClosed, Sequencer, SequencerFailed
 from oracle import Journal
-from oracle.backend import MemoryBackend
+from oracle.backend import SNAPSHOTS, MemoryBackend
+from oracle.chain import seq_key
 from oracle.replay import audit, rebuild
 from sentinel.venue import Venue
 from sentinel.wire import command_from_wire
@@ -306,4 +307,79 @@ def test_an_engine_error_keeps_what_executed_before_it(tmp_path: Any) -> None:
     assert journal.last_seq == 100 and acked == list(range(1, 101))
     assert [s.seq for s in journal.snapshots()] == []  # no snapshot of a state it doubts
     assert audit(journal, VenueFactory()).ok
+    journal.close()
+
+
+class _SnapshotsFail(MemoryBackend):
+    """An I/O boundary whose snapshot writes fail (the disk fills as a snapshot lands)."""
+
+    def write(self, batch: Any, sync: bool) -> None:
+        if any(family == SNAPSHOTS for family, _, _ in batch.puts):
+            raise OSError(28, "No space left on device")
+        super().write(batch, sync)
+
+
+def test_a_snapshot_that_cannot_be_stored_costs_no_acknowledged_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    contracts = make_contracts()
+    journal = Journal(_SnapshotsFail(), genesis=venue_genesis(contracts))
+    seq = Sequencer(Venue(contracts), journal, snapshot_every=50, max_batch=16)
+    results: list[tuple[int, int]] = []
+
+    async def main() -> None:
+        task = asyncio.create_task(seq.run())
+        for cmd in _unstamped(200)[:120]:
+            n, _ = await seq.request(cmd)
+            results.append((n, journal.last_seq))
+        seq.stop()
+        await task  # no failure: the records are durable, only the snapshots are missing
+
+    asyncio.run(main())
+    assert [n for n, _ in results] == list(range(1, 121))
+    assert all(head >= n for n, head in results)
+    assert journal.last_seq == seq.durable_seq == 120
+    assert seq.stats.snapshots == 0 and seq.stats.snapshot_errors == 3  # 50, 100, final 120
+    assert "snapshot at seq 50 not stored" in caplog.text
+
+
+def test_stop_replaces_a_damaged_snapshot_at_the_last_seq(tmp_path: Any) -> None:
+    venue, journal = _open(tmp_path / "j")
+    seq = Sequencer(venue, journal, checkpoint_every=0, snapshot_every=0)
+    inputs = _unstamped(300)[:300]
+
+    async def feed(s: Sequencer) -> None:
+        for cmd in inputs[:200]:
+            await s.submit(cmd)
+
+    _run(seq, feed)
+    journal.close()
+    # damage the final snapshot (seq 200) behind the journal's back
+    from rocksdict import Options, Rdict
+
+    from oracle.backend import FAMILIES
+
+    opts = {name: Options(raw_mode=True) for name in FAMILIES}
+    db = Rdict(str(tmp_path / "j"), Options(raw_mode=True), column_families=opts)
+    snaps = db.get_column_family(SNAPSHOTS)
+    key = seq_key(200)
+    value = bytearray(snaps[key])
+    value[len(value) // 2] ^= 0xFF
+    snaps[key] = bytes(value)
+    snaps.close()
+    db.close()
+    del snaps, db
+    # resume (the damaged snapshot is skipped), stop with no new input: a good one replaces it
+    journal = Journal.open(tmp_path / "j", genesis=venue_genesis(make_contracts()))
+    built = rebuild(journal, VenueFactory())
+    assert built.snapshot_seq == 0 and built.skipped  # it was damaged
+    seq2 = Sequencer(built.machine.venue, journal)  # type: ignore[attr-defined]
+
+    async def nothing(s: Sequencer) -> None:
+        return None
+
+    _run(seq2, nothing)
+    snap = journal.load_snapshot(200)
+    assert snap is not None and snap.seq == 200
+    assert snap.state_hash == built.machine.state_hash()
     journal.close()
