@@ -21,14 +21,18 @@ Rules
   only after the batch holding it was appended (and so fsynced in ``sync`` mode).
 - Checkpoints: every ``checkpoint_every``-th record carries the venue's state hash;
   after every ``snapshot_every``-th record the state is encoded at once (the loop pauses
-  for it) and stored as a snapshot once its batch is durable.
+  for it) and stored as a snapshot once its batch is durable and acknowledged. A
+  snapshot that cannot be stored is logged and counted, never fatal (a restart replays
+  a longer tail).
 - Stopping (:meth:`Sequencer.stop`): the intake closes (offers refused, submitters get
   :class:`IntakeClosed`), every input already taken is executed, every batch committed,
   and a final snapshot is stored at the last seq (unless one is there already), so a
   restart resumes from it without replaying the tail.
 - A failed append is fatal: the venue has executed inputs the journal does not hold, so
-  the sequencer stops taking inputs, acknowledges nothing more and :meth:`run` raises
-  :class:`SequencerFailed`.
+  the sequencer stops taking inputs, acknowledges nothing more (waiting requests fail)
+  and :meth:`run` raises :class:`SequencerFailed`. So does an exception while executing
+  an input (a bug): the records before it are still committed, nothing after it is.
+- A subscriber or acknowledgement that raises is logged and counted; the rest go on.
 """
 
 from __future__ import annotations
