@@ -172,6 +172,7 @@ class Platform:
         self._stop = asyncio.Event()
         self.feed: Any = None
         self.feed_refused = 0
+        self.feed_old = 0  # Binance marks not newer than one already taken (skipped)
 
     # -- start-up -----------------------------------------------------------------------
 
@@ -400,10 +401,17 @@ class Platform:
     async def _binance(self, seq: Sequencer) -> None:
         from exchange.binance import BinanceMarkFeed, MarkUpdate
 
+        last_event: dict[str, int] = {}
+
         def on_mark(update: MarkUpdate) -> None:
             spec = self.specs.get(update.symbol)
             if spec is None:
                 return
+            # after a reconnect a peer may send marks already seen: only newer ones count
+            if update.event_time_ms <= last_event.get(update.symbol, -1):
+                self.feed_old += 1
+                return
+            last_event[update.symbol] = update.event_time_ms
             try:
                 cmd = mark_command(
                     update.symbol, price_units(spec, update.price), rate_units(update.funding_rate)
@@ -529,6 +537,8 @@ class Platform:
         )
         if self.feed_refused:
             print(f"  feed marks refused by a full intake: {self.feed_refused:,}", file=out)
+        if self.feed_old:
+            print(f"  feed marks skipped as not newer than the last: {self.feed_old:,}", file=out)
         if seq.settled():
             print(f"  {self.status_line(seq, venue, 0.0)}", file=out)
             print(f"  state hash {venue.state_hash()}", file=out)
