@@ -943,6 +943,18 @@ def run_hash(args: argparse.Namespace) -> int:
         return 1 if matches is False else 0
 
 
+def _raw_kinds(rec: Record) -> set[str]:
+    """The kinds (input and event kinds) a record's wire tags name, without decoding it."""
+    kinds: set[str] = set()
+    tag = rec.input[0] if isinstance(rec.input, list | tuple) and rec.input else None
+    if isinstance(tag, str) and tag in KIND_OF_INPUT:
+        kinds.add(KIND_OF_INPUT[tag])
+    events = rec.events if isinstance(rec.events, list | tuple) else ()
+    names = {e[0] for e in events if isinstance(e, list | tuple) and e and isinstance(e[0], str)}
+    kinds |= {k for k, tags in EVENT_KINDS.items() if tags & names}
+    return kinds
+
+
 def _kept(shown: Shown, args: argparse.Namespace) -> bool:
     if args.kind:
         wanted = set(args.kind)
@@ -971,7 +983,10 @@ def run_inspect(args: argparse.Namespace) -> int:
             _check_seq("--from", args.start, journal)
         out = sys.stdout
         printed = 0
+        wanted = set(args.kind) if args.kind else None
         for rec in journal.records(args.start or 1):
+            if wanted is not None and not wanted & _raw_kinds(rec):
+                continue  # decided on the wire tags, before the costly display decoding
             shown = decode_record(rec, wire)
             if not _kept(shown, args):
                 continue
