@@ -157,7 +157,7 @@ def trial(
     )
     stop_metrics = scraper = None
     if metrics:
-        stop_metrics = serve_metrics(args.port, seq, _PlatformView(venue), None)
+        stop_metrics = serve_metrics(args.port, seq, _PlatformView(venue))
     gc.collect()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()

@@ -22,10 +22,9 @@ from sentinel.units import MONEY_ONE
 class PlatformCollector(Collector):
     """Sequencer, journal, feed and venue figures, computed when scraped."""
 
-    def __init__(self, seq: Sequencer, platform: Any, traders: Any) -> None:
+    def __init__(self, seq: Sequencer, platform: Any) -> None:
         self.seq = seq
         self.platform = platform
-        self.traders = traders
 
     def collect(self) -> Iterator[Metric]:
         st = self.seq.stats
@@ -99,9 +98,9 @@ class MetricsServer:
         self._server, self._thread = start_http_server(port, addr="0.0.0.0", registry=self.registry)
         self.port: int = self._server.server_port
 
-    def attach(self, seq: Sequencer, platform: Any, traders: Any) -> None:
+    def attach(self, seq: Sequencer, platform: Any) -> None:
         """Serve the platform collector from now on."""
-        self.registry.register(PlatformCollector(seq, platform, traders))
+        self.registry.register(PlatformCollector(seq, platform))
 
     def close(self) -> None:
         """Stop serving and release the port."""
@@ -110,8 +109,8 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-def serve_metrics(port: int, seq: Sequencer, platform: Any, traders: Any) -> MetricsServer:
+def serve_metrics(port: int, seq: Sequencer, platform: Any) -> MetricsServer:
     """Serve ``/metrics`` for the platform on ``port`` (0: any free port)."""
     server = MetricsServer(port)
-    server.attach(seq, platform, traders)
+    server.attach(seq, platform)
     return server

@@ -48,7 +48,6 @@ from sentinel.commands import MarkPrice
 from sentinel.events import FundChanged, LiquidationFinished, LiquidationStarted
 from sentinel.units import MONEY_ONE
 from sentinel.venue import Venue
-from titan.commands import NewOrder
 
 log = logging.getLogger("exchange")
 FLOW_TURN = 1_024  # most inputs the generator makes per turn of the loop
@@ -160,13 +159,11 @@ class Platform:
         self.s = settings
         self.out = out
         self.specs = {c.spec.symbol: c.spec for c in settings.contracts}
-        self.journal: Journal | None = None
         self.venue: Venue | None = None
         self.liquidations = 0
         #: durable views for the metrics endpoint (read from another thread)
         self.marks: dict[str, float] = {}
         self.fund: dict[str, int] = {}
-        self.orders_seen = 0
         self.stop_reason = ""
         self.failed = ""
         self._stop = asyncio.Event()
@@ -282,7 +279,7 @@ class Platform:
             if exporter is not None:
                 exporter.close()
             raise
-        self.venue, self.journal = venue, journal
+        self.venue = venue
         for symbol, spec in self.specs.items():
             if venue.titan.mark_price(symbol):
                 self.marks[symbol] = float(spec.price_decimal(venue.titan.mark_price(symbol)))
@@ -305,7 +302,7 @@ class Platform:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request_stop, name)
         if exporter is not None:
-            exporter.attach(seq, self, traders)
+            exporter.attach(seq, self)
         runner = asyncio.create_task(seq.run(), name="sequencer")
         sources = [
             asyncio.create_task(self._prices(seq, venue), name="prices"),
@@ -461,10 +458,7 @@ class Platform:
     def _report_committed(self, batch: list[Committed]) -> None:
         out = self.out
         for rec in batch:
-            kind = type(rec.command)
-            if kind is NewOrder:
-                self.orders_seen += 1
-            elif kind is MarkPrice:
+            if type(rec.command) is MarkPrice:
                 spec = self.specs[rec.command.symbol]
                 self.marks[spec.symbol] = float(spec.price_decimal(rec.command.price))
             for ev in rec.events:
@@ -493,12 +487,15 @@ class Platform:
         out.flush()
 
     async def _status(self, seq: Sequencer, venue: Venue) -> None:
-        last_orders, last_time = self.orders_seen, time.monotonic()
+        def orders() -> int:  # new orders made durable
+            return seq.stats.inputs_by_kind.get("NewOrder", 0)
+
+        last_orders, last_time = orders(), time.monotonic()
         while True:
             await asyncio.sleep(self.s.status_interval)
             now = time.monotonic()
-            rate = (self.orders_seen - last_orders) / (now - last_time)
-            last_orders, last_time = self.orders_seen, now
+            rate = (orders() - last_orders) / (now - last_time)
+            last_orders, last_time = orders(), now
             # show the venue only while it holds nothing that is not durable yet
             for _ in range(200):
                 if seq.settled():

@@ -82,7 +82,6 @@ class SequencerStats:
 
     accepted: int = 0  # inputs taken into the intake
     refused_full: int = 0  # offers refused because the intake was full
-    executed: int = 0
     committed: int = 0
     callback_errors: int = 0  # acknowledgements or subscribers that raised (logged)
     snapshot_errors: int = 0  # snapshots that could not be stored (logged)
@@ -90,9 +89,7 @@ class SequencerStats:
     checkpoints: int = 0
     snapshots: int = 0
     inputs_by_kind: dict[str, int] = field(default_factory=dict)  # durable inputs by type
-    last_batch_records: int = 0
     commit_seconds_total: float = 0.0
-    last_commit_seconds: float = 0.0
     #: intake -> durable latencies in ns of recent inputs (the bench and metrics read it)
     latencies_ns: list[int] = field(default_factory=list)
     latency_cap: int = 0  # 0: keep none
@@ -314,10 +311,6 @@ class Sequencer:
                 seq -= 1
                 break
             pending.append(_Pending(record, cmd, events, item.intake_ns, item.on_done))
-        self._executed_to(seq, ts)
-
-    def _executed_to(self, seq: int, ts: int) -> None:
-        self.stats.executed += seq - self.last_seq
         self.last_seq, self.last_ts = seq, ts
 
     async def _commit_loop(self) -> None:
@@ -392,8 +385,6 @@ class Sequencer:
         stats.committed += len(batch)
         stats.batches += 1
         stats.snapshots += snapshots
-        stats.last_batch_records = len(batch)
-        stats.last_commit_seconds = seconds
         stats.commit_seconds_total += seconds
         self.durable_seq = batch[-1].record.seq
         kinds = stats.inputs_by_kind

@@ -113,7 +113,6 @@ class Traders:
         self.demo_todo = {a: settings.demo_qty_lots for a in self.demo_accounts}
         self._demo_inflight: set[int] = set()
         self._demo_tries: dict[int, int] = {}
-        self.sent = 0
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -245,9 +244,7 @@ class Traders:
         """Up to ``budget`` inputs: the demo buys, ladder upkeep, then random activity."""
         out = self.upkeep(budget)
         if len(out) >= budget or self._demo_waiting():
-            # takers wait until the demo longs are in, or they would eat the asks first
-            self.sent += len(out)
-            return out
+            return out  # takers wait until the demo longs are in, or they'd eat the asks
         rng = self.rng
         while len(out) < budget and self.marks:
             roll = rng.random()
@@ -260,7 +257,6 @@ class Traders:
             if cmd is None:
                 break  # nothing sensible to send now: the book needs its quotes first
             out.append(cmd)
-        self.sent += len(out)
         return out
 
     def upkeep(self, budget: int) -> list[Any]:

@@ -288,7 +288,7 @@ def test_metrics_endpoint_serves_durable_figures() -> None:
 
     server = MetricsServer(0)
     try:
-        server.attach(seq, View(), None)
+        server.attach(seq, View())
 
         async def main() -> None:
             task = asyncio.create_task(seq.run())

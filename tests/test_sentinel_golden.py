@@ -457,6 +457,17 @@ def test_isolated_loss_never_reaches_the_wallet() -> None:
 ETH_SPEC = SymbolSpec.from_decimals("ETHUSDT", "0.01", "0.001", "5", "1000", "0")
 
 
+def two_symbols() -> Run:
+    """A venue over BTCUSDT (marked 50,000) and ETHUSDT (marked 2,000), default terms."""
+    r = Run()
+    r.venue = Venue(
+        [contract_from_terms(SPEC, {}, "BTCUSDT"), contract_from_terms(ETH_SPEC, {}, "ETHUSDT")]
+    )
+    r.mark("50000")
+    r(MarkPrice, "ETHUSDT", ETH_SPEC.price_units("2000"), 0)
+    return r
+
+
 def test_cross_deficit_is_shared_by_notional_not_dumped_on_one_symbol() -> None:
     """A cross unit already under water: account 10 (cross, 20x, 2,004.1 USDT) rests
     sells of 0.01 BTC at 50,000 and 10 ETH at 2,000, which account 1 buys at market (10
@@ -468,13 +479,8 @@ def test_cross_deficit_is_shared_by_notional_not_dumped_on_one_symbol() -> None:
     50,000 - 2,500 / 0.01 < 0: it was clamped to one tick, 0.1, and account 1 sold its
     0.01 BTC at 0.1 while the mark was 50,000.) The liquidation orders find no ask, the
     fund cannot take a short below the mark, so account 1 is deleveraged in both."""
-    r = Run()
-    r.venue = Venue(
-        [contract_from_terms(SPEC, {}, "BTCUSDT"), contract_from_terms(ETH_SPEC, {}, "ETHUSDT")]
-    )
+    r = two_symbols()
     eth_p, eth_q = ETH_SPEC.price_units, ETH_SPEC.qty_units
-    r.mark("50000")
-    r(MarkPrice, "ETHUSDT", eth_p("2000"), 0)
     r(Deposit, 1, "USDT", M("1000000"))
     r(Deposit, 10, "USDT", M("2004.1"))
     r.order(10, 1, "SELL", "0.01", "50000")
@@ -509,13 +515,8 @@ def test_short_whose_share_exceeds_its_notional_closes_at_the_mark() -> None:
     is more than its 5,000 notional: no price of at least one tick exists, so it closes
     at the mark, 2,000 (not at one tick, 0.01), where the empty fund takes it over at no
     loss; the 5,500 the position could not carry is the deficit the fund pays."""
-    r = Run()
-    r.venue = Venue(
-        [contract_from_terms(SPEC, {}, "BTCUSDT"), contract_from_terms(ETH_SPEC, {}, "ETHUSDT")]
-    )
+    r = two_symbols()
     eth_p, eth_q = ETH_SPEC.price_units, ETH_SPEC.qty_units
-    r.mark("50000")
-    r(MarkPrice, "ETHUSDT", eth_p("2000"), 0)
     r(Deposit, 1, "USDT", M("1000000"))
     r(Deposit, 10, "USDT", M("2511"))
     r(SetLeverage, 10, "BTCUSDT", 125)
