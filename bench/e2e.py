@@ -11,9 +11,11 @@ symbols, 16 accounts) turned into venue inputs -- Titan's mark prices become Sen
 Each trial runs a fresh :class:`exchange.sequencer.Sequencer` over a fresh
 :class:`sentinel.venue.Venue` and a fresh RocksDB journal in ``sync`` durability (every
 batch fsynced before anything is acknowledged), with checkpoints every 10,000 records
-and snapshots every 100,000 as ``exchange run`` does, and, with metrics on, the
-Prometheus exporter serving the platform collector and scraped once a second over HTTP
-on loopback by a client thread (as Prometheus would).
+and snapshots every 100,000 as ``exchange run`` does. With metrics on, everything
+``exchange run`` adds for them: the timing probes on Titan and the mark-price path, the
+sequencer's commit histograms, the telemetry subscriber counting every durable record,
+and the exporter (engine readings on the loop) scraped once a second over HTTP on
+loopback by a client thread, as Prometheus would. With metrics off, none of it.
 
 - ``flat out``: one producer coroutine offers inputs as fast as the bounded intake
   (``--queue``, default 4,096) takes them; orders/s = new orders committed per second of
@@ -53,8 +55,10 @@ from exchange.config import default_contracts
 from exchange.flow import OrderFlow
 from exchange.machines import venue_genesis
 from exchange.measure import machine_info, percentile
+from exchange.metrics import MetricsServer
 from exchange.runtime import tune_gc
 from exchange.sequencer import Sequencer
+from exchange.telemetry import Telemetry
 from oracle import Journal
 from sentinel.commands import Deposit, MarkPrice
 from sentinel.units import MONEY_ONE
@@ -100,17 +104,11 @@ class _Scraper(threading.Thread):
             self.scrapes += 1
 
 
-class _PlatformView:
-    """What the metrics collector reads from the platform besides the sequencer."""
-
-    def __init__(self, venue: Venue) -> None:
-        self.venue = venue
-        self.liquidations = 0
-        self.marks: dict[str, float] = {}
-        self.fund: dict[str, int] = {}
-
-
-async def _drive(seq: Sequencer, inputs: list[Any], rate: float) -> None:
+async def _drive(
+    seq: Sequencer, inputs: list[Any], rate: float, exporter: MetricsServer | None
+) -> None:
+    if exporter is not None:  # engine readings are taken on this loop
+        exporter.attach(seq, None, asyncio.get_running_loop())
     task = asyncio.create_task(seq.run())
     offer = seq.offer
     i, n = 0, len(inputs)
@@ -141,8 +139,6 @@ def trial(
     inputs: list[Any], rate: float, metrics: bool, args: argparse.Namespace
 ) -> dict[str, Any]:
     """One run of the platform over ``inputs``; its figures."""
-    from exchange.metrics import serve_metrics
-
     contracts = default_contracts()
     root = Path(tempfile.mkdtemp(prefix="e2e-", dir=args.dir))
     journal = Journal.open(root / "j", create=True, genesis=venue_genesis(contracts))
@@ -155,23 +151,25 @@ def trial(
         max_pending=max(args.batch, 65_536),
         latency_samples=len(inputs),
     )
-    stop_metrics = scraper = None
-    if metrics:
-        stop_metrics = serve_metrics(args.port, seq, _PlatformView(venue))
+    exporter = scraper = None
+    if metrics:  # as exchange run does it: every probe, histogram and collector
+        telemetry = Telemetry(contracts, "sim")
+        exporter = MetricsServer(args.port, telemetry)
+        telemetry.attach(venue, seq)
     gc.collect()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    if metrics and stop_metrics is not None:
-        scraper = _Scraper(stop_metrics.port)
+    if exporter is not None:
+        scraper = _Scraper(exporter.port)
         scraper.start()
-    asyncio.run(_drive(seq, inputs, rate))
+    asyncio.run(_drive(seq, inputs, rate, exporter))
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     if scraper is not None:
         scraper.done.set()
         scraper.join()
-    if stop_metrics is not None:
-        stop_metrics.close()
+    if exporter is not None:
+        exporter.close()
     journal.close()
     shutil.rmtree(root, ignore_errors=True)
     lat = sorted(seq.stats.latencies_ns)

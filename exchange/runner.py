@@ -40,12 +40,12 @@ from exchange.prices import RandomWalk, mark_command, price_units, rate_units
 from exchange.runtime import tune_gc
 from exchange.sequencer import Committed, IntakeClosed, Sequencer, SequencerFailed
 from exchange.settings import Settings, environment_overrides, finish, load_settings
+from exchange.telemetry import Telemetry
 from exchange.traders import Traders
 from oracle import Journal, JournalError
 from oracle.errors import JournalInUse
 from oracle.replay import rebuild
-from sentinel.commands import MarkPrice
-from sentinel.events import FundChanged, LiquidationFinished, LiquidationStarted
+from sentinel.events import LiquidationFinished, LiquidationStarted
 from sentinel.units import MONEY_ONE
 from sentinel.venue import Venue
 
@@ -63,6 +63,9 @@ def add_run_parser(sub: Any) -> None:
         "--journal", metavar="DIR", help="journal directory (default ./platform_events)"
     )
     run.add_argument("--metrics-port", type=_port, help="Prometheus port (default 9000; 0 = off)")
+    run.add_argument(
+        "--metrics-host", help="address the metrics endpoint binds (default 127.0.0.1)"
+    )
     run.add_argument("--seed", type=int, help="seed of the price walk and order flow (default 1)")
     run.add_argument("--volatility", type=_volatility, help="sim volatility per step (0.002)")
     run.add_argument("--step-interval", type=_seconds, help="seconds between sim steps (1)")
@@ -122,6 +125,7 @@ def resolve(args: argparse.Namespace, env: dict[str, str] | None = None) -> Sett
         "feed": "feed",
         "journal": "journal",
         "metrics_port": "metrics_port",
+        "metrics_host": "metrics_host",
         "volatility": "volatility",
         "step_interval": "step_interval",
         "binance_url": "binance_url",
@@ -161,9 +165,11 @@ class Platform:
         self.specs = {c.spec.symbol: c.spec for c in settings.contracts}
         self.venue: Venue | None = None
         self.liquidations = 0
-        #: durable views for the metrics endpoint (read from another thread)
-        self.marks: dict[str, float] = {}
-        self.fund: dict[str, int] = {}
+        #: the metrics' counters (None with the endpoint off: nothing is counted)
+        self.telemetry: Telemetry | None = None
+        if settings.metrics_port:
+            self.telemetry = Telemetry(settings.contracts, settings.feed)
+        self.walk: RandomWalk | None = None  # the simulated prices, once they run
         self.stop_reason = ""
         self.failed = ""
         self._stop = asyncio.Event()
@@ -193,12 +199,18 @@ class Platform:
         start = journal.last_seq
         if start == 0:
             return Venue(self.s.contracts), journal, 0
+        every = 10_000
+        progress = None
+        if self.telemetry is not None:
+            progress = self.telemetry.replay_progress(time.perf_counter(), every)
         try:
-            built = rebuild(journal, VenueFactory())
+            built = rebuild(journal, VenueFactory(), progress=progress, progress_every=every)
         except BaseException:
             journal.close()
             raise
         assert isinstance(built.machine, VenueMachine)
+        if self.telemetry is not None:
+            self.telemetry.replayed(built.replayed, built.seconds)
         for why in built.skipped:
             print(f"  skipped snapshot: {why}", file=self.out)
         print(
@@ -280,11 +292,6 @@ class Platform:
                 exporter.close()
             raise
         self.venue = venue
-        for symbol, spec in self.specs.items():
-            if venue.titan.mark_price(symbol):
-                self.marks[symbol] = float(spec.price_decimal(venue.titan.mark_price(symbol)))
-        for c in self.s.contracts:
-            self.fund[c.quote] = venue.sentinel.fund_balance(c.quote)
         seq = Sequencer(
             venue,
             journal,
@@ -296,13 +303,15 @@ class Platform:
         traders = Traders(self.s.contracts, self.s.flow)
         seq.subscribe(traders.on_committed)
         seq.subscribe(self._report_committed)
+        if self.telemetry is not None:
+            self.telemetry.attach(venue, seq)
         self.banner(start)
         loop = asyncio.get_running_loop()
         for signum, name in ((signal.SIGINT, "Ctrl+C"), (signal.SIGTERM, "SIGTERM")):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request_stop, name)
         if exporter is not None:
-            exporter.attach(seq, self)
+            exporter.attach(seq, self, loop)
         runner = asyncio.create_task(seq.run(), name="sequencer")
         sources = [
             asyncio.create_task(self._prices(seq, venue), name="prices"),
@@ -363,16 +372,20 @@ class Platform:
         self._stop.set()
 
     def _start_metrics(self) -> Any:
-        if not self.s.metrics_port:
+        if self.telemetry is None:
             return None
         from exchange.metrics import MetricsServer
 
+        s = self.s
         try:
-            return MetricsServer(self.s.metrics_port)
-        except OSError as exc:
+            return MetricsServer(
+                s.metrics_port, self.telemetry, s.metrics_host, warning=s.margin_ratio_warning
+            )
+        except OSError as exc:  # taken, or an address this machine does not have
             raise UserError(
-                f"metrics port {self.s.metrics_port}: {exc.strerror or exc} "
-                "(choose another with --metrics-port or PROMETHEUS_PORT, 0 = off)"
+                f"metrics endpoint {s.metrics_host}:{s.metrics_port}: {exc.strerror or exc} "
+                "(choose another with --metrics-port/--metrics-host or PROMETHEUS_PORT, "
+                "0 = off)"
             ) from None
 
     async def _prices(self, seq: Sequencer, venue: Venue) -> None:
@@ -386,12 +399,16 @@ class Platform:
                 c.spec, self.s.initial_prices[sym]
             )
         walk = RandomWalk(self.specs.values(), initial, self.s.volatility, self.s.flow.seed)
+        self.walk = walk
         rate = rate_units(self.s.funding_rate)
         prices = walk.last if not any(venue.titan.mark_price(s) for s in self.specs) else None
+        telemetry = self.telemetry
         while True:
             if prices is not None:
                 for symbol, price in prices.items():
                     await seq.submit(mark_command(symbol, price, rate))
+                    if telemetry is not None:
+                        telemetry.mark_received(symbol)
             await asyncio.sleep(self.s.step_interval)
             prices = walk.step()
 
@@ -418,6 +435,9 @@ class Platform:
                 return
             if not seq.offer(cmd):
                 self.feed_refused += 1
+            elif self.telemetry is not None:
+                latency = update.received_ns / 1e9 - update.event_time_ms / 1000
+                self.telemetry.mark_received(update.symbol, latency)
 
         self.feed = BinanceMarkFeed(list(self.specs), on_mark, base_url=self.s.binance_url)
         try:
@@ -458,14 +478,9 @@ class Platform:
     def _report_committed(self, batch: list[Committed]) -> None:
         out = self.out
         for rec in batch:
-            if type(rec.command) is MarkPrice:
-                spec = self.specs[rec.command.symbol]
-                self.marks[spec.symbol] = float(spec.price_decimal(rec.command.price))
             for ev in rec.events:
                 et = type(ev)
-                if et is FundChanged:
-                    self.fund[ev.asset] = ev.balance
-                elif et is LiquidationStarted:
+                if et is LiquidationStarted:
                     self.liquidations += 1
                     what = ev.symbol or f"cross {ev.asset}"
                     print(

@@ -47,6 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from exchange.histogram import LATENCY_NS, Buckets
 from oracle import Journal, Record, SnapshotError
 from sentinel.state import encode_venue_state
 from sentinel.venue import Venue
@@ -57,6 +58,8 @@ from titan.commands import NewOrder
 Ack = Callable[[int, list[Any]], None]
 
 log = logging.getLogger("exchange.sequencer")
+#: records-per-group-commit bounds: 1 .. 65,536
+BATCH_BOUNDS = [float(2**i) for i in range(17)]
 
 
 class IntakeClosed(Exception):
@@ -76,6 +79,14 @@ class Committed(NamedTuple):
     events: list[Any]
 
 
+class CommitHistograms(NamedTuple):
+    """Distributions of the commit path, for the metrics exporter."""
+
+    input_latency: Buckets  # ns, intake -> durable, per input
+    commit_ns: Buckets  # ns per group commit
+    batch_records: Buckets  # records per group commit
+
+
 @dataclass
 class SequencerStats:
     """Counters read by the status line and the metrics exporter (never by the engines)."""
@@ -90,9 +101,13 @@ class SequencerStats:
     snapshots: int = 0
     inputs_by_kind: dict[str, int] = field(default_factory=dict)  # durable inputs by type
     commit_seconds_total: float = 0.0
-    #: intake -> durable latencies in ns of recent inputs (the bench and metrics read it)
+    last_checkpoint_seq: int = 0  # the last durable record carrying a state hash
+    last_checkpoint_ts: int = 0  # its time, ms
+    #: intake -> durable latencies in ns of recent inputs (the bench reads it)
     latencies_ns: list[int] = field(default_factory=list)
     latency_cap: int = 0  # 0: keep none
+    #: distributions for the metrics exporter (None: not kept, see Sequencer.histograms)
+    histograms: CommitHistograms | None = None
 
 
 class _Item(NamedTuple):
@@ -149,6 +164,7 @@ class Sequencer:
         self._pending: list[_Pending] = []
         self._snapshots: list[tuple[int, str, bytes]] = []
         self._subscribers: list[Callable[[list[Committed]], None]] = []
+        self._timed: dict[type, Buckets] = {}  # input type -> ns to execute one
         self._waiting: set[asyncio.Future[tuple[int, list[Any]]]] = set()
         self._last_snapshot = 0  # seq of the last snapshot this sequencer stored
         self._crash: BaseException | None = None  # an engine raised: commit what came before
@@ -218,6 +234,19 @@ class Sequencer:
         finally:
             self._waiting.discard(future)
 
+    def keep_histograms(self) -> CommitHistograms:
+        """Keep the commit path's distributions from now on (for the metrics exporter:
+        one bisect per input and two per batch)."""
+        if self.stats.histograms is None:
+            self.stats.histograms = CommitHistograms(
+                Buckets(LATENCY_NS), Buckets(LATENCY_NS), Buckets(BATCH_BOUNDS)
+            )
+        return self.stats.histograms
+
+    def time_inputs(self, kind: type, hist: Buckets) -> None:
+        """Observe in ``hist`` the ns the venue takes to execute each input of ``kind``."""
+        self._timed[kind] = hist
+
     def subscribe(self, callback: Callable[[list[Committed]], None]) -> None:
         """Call ``callback`` with every durable batch, in seq order."""
         self._subscribers.append(callback)
@@ -281,6 +310,7 @@ class Sequencer:
     def _execute(self, n: int) -> None:
         """Stamp and execute ``n`` inputs from the intake; queue their records."""
         intake, pending, apply = self._intake, self._pending, self.venue.apply
+        timed, clock = self._timed, time.perf_counter_ns
         seq, last_ts = self.last_seq, self.last_ts
         now = self._clock()
         ts = now if now > last_ts else last_ts
@@ -294,7 +324,12 @@ class Sequencer:
                     cmd = cmd._replace(seq=seq, ts=ts, order_id=seq)
                 else:
                     cmd = cmd._replace(seq=seq, ts=ts)
-                events = apply(cmd)
+                if timed and type(cmd) in timed:
+                    started = clock()
+                    events = apply(cmd)
+                    timed[type(cmd)].observe(clock() - started)
+                else:
+                    events = apply(cmd)
                 checkpoint = None
                 if snapshot_every and seq % snapshot_every == 0:
                     blob = encode_venue_state(self.venue.export_state())
@@ -393,6 +428,14 @@ class Sequencer:
             kinds[name] = kinds.get(name, 0) + 1
             if p.record.checkpoint is not None:
                 stats.checkpoints += 1
+                stats.last_checkpoint_seq, stats.last_checkpoint_ts = p.record.seq, p.record.ts
+        hists = stats.histograms
+        if hists is not None:
+            hists.commit_ns.observe(seconds * 1e9)
+            hists.batch_records.observe(len(batch))
+            observe = hists.input_latency.observe
+            for p in batch:
+                observe(done_ns - p.intake_ns)
         if stats.latency_cap:
             samples = stats.latencies_ns
             samples.extend(done_ns - p.intake_ns for p in batch)

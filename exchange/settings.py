@@ -25,6 +25,8 @@ The config file (``--config FILE``, TOML) may hold, besides ``[symbols.X]`` tabl
     snapshot_every = 100000
     [platform]
     metrics_port = 9000               # 0 = no metrics endpoint
+    metrics_host = "127.0.0.1"        # bind address ("0.0.0.0": every interface)
+    margin_ratio_warning = 0.8        # accounts at risk: a margin ratio at or above it
     status_interval = 5.0
     symbols = ["BTCUSDT", "ETHUSDT"]  # which configured symbols run
 
@@ -69,6 +71,8 @@ class Settings:
     checkpoint_every: int = 10_000
     snapshot_every: int = 100_000
     metrics_port: int = 9000
+    metrics_host: str = "127.0.0.1"
+    margin_ratio_warning: float = 0.8
     status_interval: float = 5.0
     log_level: str = "INFO"
     duration: float | None = None
@@ -102,7 +106,8 @@ _FEED = {"kind": str, "volatility": float, "step_interval": float, "funding_rate
          "binance_url": str, "initial_prices": dict}  # fmt: skip
 _JOURNAL = {"path": str, "durability": str, "batch": int, "checkpoint_every": int,
             "snapshot_every": int}  # fmt: skip
-_PLATFORM = {"metrics_port": int, "status_interval": float, "symbols": list}
+_PLATFORM = {"metrics_port": int, "metrics_host": str, "margin_ratio_warning": float,
+             "status_interval": float, "symbols": list}  # fmt: skip
 _FLOW = {f.name: f.type for f in fields(FlowSettings)}
 
 
@@ -160,6 +165,14 @@ def load_settings(path: str | None) -> tuple[Settings, list[str] | None]:
     if "metrics_port" in platform:
         changes["metrics_port"] = _check(
             where, "platform.metrics_port", platform["metrics_port"], int, 0
+        )
+    if "metrics_host" in platform:
+        changes["metrics_host"] = _check(
+            where, "platform.metrics_host", platform["metrics_host"], str
+        )
+    if "margin_ratio_warning" in platform:
+        changes["margin_ratio_warning"] = _check(
+            where, "platform.margin_ratio_warning", platform["margin_ratio_warning"], float
         )
     if "status_interval" in platform:
         changes["status_interval"] = _check(
@@ -233,6 +246,12 @@ def finish(settings: Settings, selection: list[str] | None) -> Settings:
         raise ConfigError(f"status interval {settings.status_interval!r} s must be at least 0.1")
     if not 0 <= settings.metrics_port <= 65535:
         raise ConfigError(f"metrics port {settings.metrics_port!r} is not a port (0..65535)")
+    if not settings.metrics_host or any(c.isspace() for c in settings.metrics_host):
+        raise ConfigError(f"metrics host {settings.metrics_host!r} is not an address")
+    if not 0 < settings.margin_ratio_warning <= 1:
+        raise ConfigError(
+            f"margin ratio warning {settings.margin_ratio_warning!r} must lie in (0, 1]"
+        )
     contracts = settings.contracts
     if selection is not None:
         by_symbol = {c.spec.symbol: c for c in contracts}

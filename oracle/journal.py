@@ -116,6 +116,8 @@ class Journal:
         self._unsynced = False
         self._failed: str | None = None
         self._closed = False
+        #: bytes of records (key, body, chain hash) this Journal object appended
+        self.bytes_written = 0
         self._pending_anchor: bytes | None = None
         fmt = backend.get(META, _FORMAT_KEY)
         if fmt is None:
@@ -290,6 +292,7 @@ class Journal:
         key_of = seq_key
         prefix = RECORD_PREFIX
         enc = encode
+        written = 0
         try:
             # The hot loop inlines codec.encode_body (a Python call per record costs ~10%).
             for rec in records:
@@ -309,6 +312,7 @@ class Journal:
                 body = prefix + enc(rec)
                 h = sha(h + key + body).digest()
                 put(key, body + h)
+                written += len(key) + len(body) + 32
         except ENCODE_ERRORS as exc:
             raise AppendError(f"record {seq} is not a valid record: {exc}") from None
         new_head = Head(seq, ts, h)
@@ -319,6 +323,7 @@ class Journal:
             self._failed = str(exc)
             raise
         self._head = new_head
+        self.bytes_written += written
         if self._sync:
             backend.write_anchor(_ANCHOR.pack(seq, ts, h))
         else:
