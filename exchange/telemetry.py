@@ -67,15 +67,16 @@ class Telemetry:
         self.assets = sorted({c.quote for c in contracts})
         symbols = list(self.specs)
         # Titan
-        self.orders: dict[tuple[str, OrderType], int] = {}
-        self.rejections: dict[RejectReason, int] = {}
+        # every known label value starts at 0: a series exists before its first event
+        self.orders = {(s, kind): 0 for s in symbols for kind in OrderType}
+        self.rejections = dict.fromkeys(RejectReason, 0)
         self.executions = dict.fromkeys(symbols, 0)
         self.executed_qty = dict.fromkeys(symbols, 0)  # lots, in qty units
         self.trade_price: dict[str, Buckets] = {}  # price units; made at the first price
         self.trade_qty = {s: Buckets(one_two_five(spec.lot, 7)) for s, spec in self.specs.items()}
         self.match: dict[str, Buckets] = {}  # ns, by Titan command
         # Sentinel
-        self.refusals: dict[Refusal, int] = {}
+        self.refusals = dict.fromkeys(Refusal, 0)
         self.liquidations = dict.fromkeys(symbols, 0)
         self.takeovers = dict.fromkeys(symbols, 0)
         self.adl = dict.fromkeys(symbols, 0)
