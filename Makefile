@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install tools run prometheus test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -14,8 +14,29 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's prometheus (prometheus, promtool) and docker-compose: the tests run a real
+# Prometheus and validate the compose file. Installed with apt-get when missing and
+# running as root; otherwise say what is missing (those tests fail under CI=true).
+tools:
+	@missing=""; for t in prometheus promtool docker-compose; do \
+	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing prometheus and docker-compose with apt-get (missing:$$missing)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends prometheus docker-compose >/dev/null; \
+	  else \
+	    echo "missing:$$missing -- install Debian's prometheus and docker-compose packages"; \
+	  fi; \
+	fi
+
 run: $(STAMP)
 	$(VENV)/bin/exchange run
+
+# A local Prometheus scraping `make run` (http://127.0.0.1:9090), data in .prometheus/
+prometheus: tools
+	prometheus --config.file=prometheus.yml --storage.tsdb.path=.prometheus \
+	  --web.listen-address=127.0.0.1:9090
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -24,7 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) tools
 	$(PY) -m pytest
 
 test: lint typecheck unit
@@ -36,4 +57,4 @@ bench: $(STAMP)
 	$(PY) bench/e2e.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .prometheus

@@ -274,6 +274,8 @@ def test_binance_feed_against_the_replay_server(tmp_path: Path) -> None:
         (["--config", "/nonexistent.toml"], {}, "cannot read"),
         (["--feed", "carrier-pigeon"], {}, "invalid choice"),
         (["--binance-url", "http://x"], {}, "must start with ws://"),
+        (["--metrics-host", "192.0.2.1"], {}, "metrics endpoint 192.0.2.1:9000"),
+        (["--metrics-host", "no such host!"], {}, "is not an address"),
         ([], {"PROMETHEUS_PORT": "abc"}, "PROMETHEUS_PORT='abc'"),
         ([], {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD'"),
     ],

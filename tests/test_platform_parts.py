@@ -136,6 +136,16 @@ def test_settings_precedence_file_env_flags(tmp_path: Path) -> None:
         0.002,
     )
     assert s.initial_prices["BTCUSDT"] == "50000" and s.flow.demo
+    assert (s.metrics_host, s.margin_ratio_warning) == ("127.0.0.1", 0.8)  # loopback only
+
+
+def test_metrics_host_and_warning_from_file_and_flag(tmp_path: Path) -> None:
+    cfg = tmp_path / "platform.toml"
+    cfg.write_text('[platform]\nmetrics_host = "0.0.0.0"\nmargin_ratio_warning = 0.5\n')
+    s = resolve(_args("--config", str(cfg)), env={})
+    assert (s.metrics_host, s.margin_ratio_warning) == ("0.0.0.0", 0.5)
+    s = resolve(_args("--config", str(cfg), "--metrics-host", "::1"), env={})
+    assert s.metrics_host == "::1"
 
 
 @pytest.mark.parametrize(
@@ -151,6 +161,10 @@ def test_settings_precedence_file_env_flags(tmp_path: Path) -> None:
         ('[platform]\nsymbols = ["XRPUSDT"]\n', "XRPUSDT not configured"),
         ("[flow]\nmakers = 1.5\n", "flow.makers must be a int"),
         ('[feed]\nkind = "fax"\n', "feed 'fax' is not sim or binance"),
+        ("[platform]\nmetrics_host = 7\n", "platform.metrics_host must be a str"),
+        ('[platform]\nmetrics_host = "a b"\n', "metrics host 'a b' is not an address"),
+        ("[platform]\nmargin_ratio_warning = 1.5\n", "margin ratio warning 1.5 must lie in"),
+        ("[platform]\nmargin_ratio_warning = 0\n", "margin ratio warning 0.0 must lie in"),
         ("[feed\n", "invalid TOML"),
     ],
 )
@@ -164,7 +178,9 @@ def test_bad_config_names_the_field(tmp_path: Path, text: str, message: str) -> 
         str(cfg) in str(info.value)
         or "not sim" in message
         or "durability" in message
-        or ("not configured" in message)
+        or "not configured" in message
+        or "metrics host" in message
+        or "margin ratio" in message
     )
 
 

@@ -224,3 +224,29 @@ def test_every_panel_query_returns_data(prometheus: str, board: str, title: str,
         result = [{"value": result}]
     values = [float(r["value"][1]) for r in result]
     assert any(math.isfinite(v) for v in values), f"{board} / {title}: no data for {expr}"
+
+
+def readme_queries() -> list[str]:
+    """The PromQL blocks of the README (the original's samples, rewritten)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```promql\n(.*?)```", text, re.S)
+    return [
+        " ".join(line for line in b.splitlines() if not line.lstrip().startswith("#")).strip()
+        for b in blocks
+    ]
+
+
+def test_readme_has_the_original_sample_queries() -> None:
+    queries = readme_queries()
+    assert len(queries) >= 5
+    for name in ("sentinel_liquidations_total", "sentinel_margin_ratio", "price_feed_updates_total",
+                 "titan_executions_total", "_seconds_bucket"):  # fmt: skip
+        assert any(name in q for q in queries), name
+
+
+@pytest.mark.parametrize("expr", readme_queries())
+def test_readme_query_returns_data(prometheus: str, expr: str) -> None:
+    answer = _query(prometheus, expr)
+    assert answer["status"] == "success", answer
+    values = [float(r["value"][1]) for r in answer["data"]["result"]]
+    assert any(math.isfinite(v) for v in values), f"no data for {expr}"
