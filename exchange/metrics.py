@@ -156,6 +156,13 @@ class ExchangeCollector(Collector):
             return self._reading
         if loop.is_closed() or not loop.is_running():
             return self._reading
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:  # called from the loop itself: nothing runs meanwhile
+            self._reading = read_engines(seq.venue, self.warning)
+            return self._reading
         future: concurrent.futures.Future[EngineReading] = concurrent.futures.Future()
 
         def take() -> None:
@@ -319,16 +326,17 @@ class ExchangeCollector(Collector):
         yield GaugeMetricFamily(
             "oracle_last_committed_seq", "Last durable seq", value=seq.durable_seq
         )
-        yield GaugeMetricFamily(
-            "oracle_last_checkpoint_seq",
-            "Seq of the last durable record carrying a state hash",
-            value=st.last_checkpoint_seq,
-        )
-        yield GaugeMetricFamily(
-            "oracle_last_checkpoint_timestamp_seconds",
-            "Time of that record, Unix seconds",
-            value=st.last_checkpoint_ts / 1000,
-        )
+        if st.last_checkpoint_seq:  # absent until this process commits one
+            yield GaugeMetricFamily(
+                "oracle_last_checkpoint_seq",
+                "Seq of the last durable record carrying a state hash",
+                value=st.last_checkpoint_seq,
+            )
+            yield GaugeMetricFamily(
+                "oracle_last_checkpoint_timestamp_seconds",
+                "Time of that record, Unix seconds",
+                value=st.last_checkpoint_ts / 1000,
+            )
         yield CounterMetricFamily("oracle_snapshots", "Snapshots stored", value=st.snapshots)
         yield CounterMetricFamily(
             "oracle_snapshot_errors", "Snapshots that could not be stored", value=st.snapshot_errors

@@ -49,10 +49,16 @@ SPECS = [c.spec for c in CONTRACTS]
 class Run:
     """A venue and sequencer over an in-memory journal, telemetry attached."""
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoint_every: int = 10_000) -> None:
         self.venue = Venue(CONTRACTS)
         self.journal = Journal.memory(venue_genesis(CONTRACTS))
-        self.seq = Sequencer(self.venue, self.journal, queue_size=512, max_batch=256)
+        self.seq = Sequencer(
+            self.venue,
+            self.journal,
+            queue_size=512,
+            max_batch=256,
+            checkpoint_every=checkpoint_every,
+        )
         self.telemetry = Telemetry(CONTRACTS, "sim")
         self.telemetry.attach(self.venue, self.seq)
         self.registry = CollectorRegistry()
@@ -207,6 +213,21 @@ def test_journal_and_sequencer_figures(flow: Run) -> None:
         )
         == marks
     )
+
+
+def test_checkpoint_gauges_follow_the_last_durable_checkpoint() -> None:
+    run = Run(checkpoint_every=100)
+    seen: list[float | None] = []
+    deposits = [Deposit(0, 0, 1 + i % 7, "USDT", MONEY_ONE) for i in range(250)]
+    run.execute(
+        [*deposits[:99], lambda: seen.append(run.value("oracle_last_checkpoint_seq")),
+         *deposits[99:]]
+    )  # fmt: skip
+    assert seen == [None]  # no checkpoint yet: no gauge (not a zero time)
+    assert run.value("oracle_last_checkpoint_seq") == 200
+    record = run.journal.read(200)
+    assert record.checkpoint is not None
+    assert run.value("oracle_last_checkpoint_timestamp_seconds") == record.ts / 1000
 
 
 def test_titan_timing_counts_every_command_titan_applied(flow: Run) -> None:
