@@ -19,6 +19,10 @@ end-to-end runs). It listens on 127.0.0.1 and, for every connection:
   (textual substitution, the rest of the text is untouched), so event times keep
   increasing; except ``T`` of a ``markPriceUpdate``, which is the next funding time, not
   an event time. The first pass is byte-for-byte the recording.
+* Live times (``live_times``, ``--live-times``): every ``E``/``T`` event time is moved
+  onto today's clock instead: the connection's start is the recording's start, and
+  recorded spans are divided by ``speed`` like the pacing, so a frame arrives about as
+  long after its ``E`` as it did when it was recorded (feed latency stays meaningful).
 * Faults, scripted per connection: ``faults[i]`` is the list of :class:`Fault` for the
   (i+1)-th connection (later connections get none); a fault fires once the connection has
   sent ``after_frames`` recorded frames. See :class:`Fault` for the kinds.
@@ -49,6 +53,7 @@ import logging
 import re
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -274,6 +279,20 @@ def shift_times(text: str, shift_ms: int, event: str) -> str:
     return _TIME_FIELD.sub(repl, text)
 
 
+def live_times(text: str, origin_ms: int, start_ms: int, speed: float, event: str) -> str:
+    """``text`` with every ``"E":n`` / ``"T":n`` put on today's clock: ``origin_ms``
+    (the recording's start, in its clock) becomes ``start_ms``, spans divided by
+    ``speed``. ``T`` of a ``markPriceUpdate`` (the next funding time) is left alone."""
+    keep_t = event == "markPriceUpdate"
+
+    def repl(m: re.Match[str]) -> str:
+        if keep_t and m.group(1) == "T":
+            return m.group(0)
+        return f'"{m.group(1)}":{start_ms + round((int(m.group(2)) - origin_ms) / speed)}'
+
+    return _TIME_FIELD.sub(repl, text)
+
+
 def data_text(frame_text: str) -> str:
     """The ``data`` object of a combined frame, cut out of its text byte-for-byte."""
     start = frame_text.find('"data":')
@@ -415,6 +434,7 @@ class ReplayServer:
         filter_streams: bool = True,
         loop_recording: bool = True,
         ping_interval: float | None = None,
+        live_times: bool = False,
     ) -> None:
         if not speed > 0:
             raise ValueError("speed must be > 0")
@@ -425,6 +445,7 @@ class ReplayServer:
         self.filter_streams = filter_streams
         self.loop_recording = loop_recording
         self.ping_interval = ping_interval
+        self.live_times = live_times
         self.connections: list[ConnectionRecord] = []
         self._requested_port = port
         self._server: Server | None = None
@@ -545,6 +566,7 @@ class ReplayServer:
         pending = deque(sorted(faults, key=lambda f: f.after_frames))
         loop = asyncio.get_running_loop()
         start = loop.time()
+        started_ms = time.time_ns() // 1_000_000
         period_us = self.recording.period_us
         split: Fault | None = None
         repeat = 0
@@ -555,10 +577,16 @@ class ReplayServer:
                     before = loop.time()
                     if await self._apply(ws, record, fault):
                         split = fault
-                    start += loop.time() - before  # the recording's clock stops meanwhile
+                    paused = loop.time() - before
+                    start += paused  # the recording's clock stops meanwhile
+                    started_ms += round(paused * 1000)
                 due = start + (repeat * period_us + frame.rel_us) / 1e6 / self.speed
                 await self._pause(ws, due - loop.time())
-                text = shift_times(frame.text, repeat * period_us // 1000, frame.event)
+                if self.live_times:  # the recording's clock starts with this connection
+                    origin_ms = (frame.recv_us - frame.rel_us - repeat * period_us) // 1000
+                    text = live_times(frame.text, origin_ms, started_ms, self.speed, frame.event)
+                else:
+                    text = shift_times(frame.text, repeat * period_us // 1000, frame.event)
                 if raw:
                     text = data_text(text)
                 if split is not None:
@@ -664,6 +692,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--all-streams", action="store_true", help="do not filter streams")
     parser.add_argument("--no-loop", action="store_true", help="play the recording once")
+    parser.add_argument(
+        "--live-times",
+        action="store_true",
+        help="put the event times E/T on today's clock (feed latency stays meaningful)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-connection log")
     return parser
 
@@ -678,6 +711,7 @@ async def _serve(args: argparse.Namespace, faults: list[list[Fault]]) -> None:
         faults=faults,
         filter_streams=not args.all_streams,
         loop_recording=not args.no_loop,
+        live_times=args.live_times,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -258,6 +258,23 @@ def test_recording_loops_with_event_times_shifted() -> None:
     assert server.connections[0].marks_sent >= 130
 
 
+def test_live_times_put_event_times_on_todays_clock() -> None:
+    """With live_times the marks keep the recording's prices and spacing, their E moves
+    to now: the latency seen is the recorded one (receive minus E, tens of ms), not years."""
+    _, _, marks = run_feed(
+        lambda f, s, m: len(m) >= 3, server_kwargs={"speed": 10.0, "live_times": True}
+    )
+    expected = recorded_marks()
+    assert [(m.symbol, m.price, m.funding_rate) for m in marks] == [e[:3] for e in expected[:3]]
+    for mark in marks:
+        assert abs(mark.received_ns / 1e9 - mark.event_time_ms / 1e3) < 1.0
+    # spans shrink with the speed like the pacing: 1 s apart recorded, 0.1 s apart now
+    gaps = [b.event_time_ms - a.event_time_ms for a, b in itertools.pairwise(marks)]
+    recorded = [b[3] - a[3] for a, b in itertools.pairwise(expected[:3])]
+    assert len(gaps) == len(recorded) == 2
+    assert all(abs(g - r / 10) <= 1 for g, r in zip(gaps, recorded, strict=True))
+
+
 # -- faults -------------------------------------------------------------------------------
 
 

@@ -111,7 +111,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("prom")
     procs: list[subprocess.Popen[str]] = []
     server = subprocess.Popen(
-        [sys.executable, "-m", "exchange.replay_server", "--port", "0", "--quiet"],
+        [sys.executable, "-m", "exchange.replay_server", "--port", "0", "--quiet", "--live-times"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     procs.append(server)
@@ -205,6 +205,13 @@ def test_prometheus_scrapes_both_platforms(prometheus: str) -> None:
     assert float(liquidations[0]["value"][1]) >= 1
     mark = _query(prometheus, 'sentinel_mark_price{symbol="BTCUSDT"}')["data"]["result"]
     assert any(28_000 < float(r["value"][1]) < 28_300 for r in mark), mark
+    # with --live-times the replayed marks carry today's event times: latency in ms
+    latency = _query(prometheus, 'sum(price_feed_latency_seconds_count{source="binance"})')["data"][
+        "result"
+    ]
+    assert float(latency[0]["value"][1]) >= 5
+    slow = _query(prometheus, 'sum(price_feed_latency_seconds_bucket{le="1.024"})')
+    assert float(slow["data"]["result"][0]["value"][1]) == float(latency[0]["value"][1])
 
 
 def test_dashboards_have_queries() -> None:
