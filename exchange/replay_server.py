@@ -262,35 +262,30 @@ def _load_file(path: Path) -> list[RecordedFrame]:
 _TIME_FIELD = re.compile(r'"([ET])":(\d+)')
 
 
-def shift_times(text: str, shift_ms: int, event: str) -> str:
-    """``text`` with every ``"E":n`` / ``"T":n`` moved forward by ``shift_ms``.
-
-    ``T`` of a ``markPriceUpdate`` (the next funding time) is left alone.
-    """
-    if shift_ms == 0:
-        return text
+def _retime(text: str, event: str, new_time: Callable[[int], int]) -> str:
+    """``text`` with every ``"E":n`` / ``"T":n`` replaced by ``new_time(n)``; ``T`` of a
+    ``markPriceUpdate`` (the next funding time, not an event time) is left alone."""
     keep_t = event == "markPriceUpdate"
 
     def repl(m: re.Match[str]) -> str:
         if keep_t and m.group(1) == "T":
             return m.group(0)
-        return f'"{m.group(1)}":{int(m.group(2)) + shift_ms}'
+        return f'"{m.group(1)}":{new_time(int(m.group(2)))}'
 
     return _TIME_FIELD.sub(repl, text)
+
+
+def shift_times(text: str, shift_ms: int, event: str) -> str:
+    """``text`` with its event times moved forward by ``shift_ms`` (see :func:`_retime`)."""
+    if shift_ms == 0:
+        return text
+    return _retime(text, event, lambda t: t + shift_ms)
 
 
 def live_times(text: str, origin_ms: int, start_ms: int, speed: float, event: str) -> str:
-    """``text`` with every ``"E":n`` / ``"T":n`` put on today's clock: ``origin_ms``
-    (the recording's start, in its clock) becomes ``start_ms``, spans divided by
-    ``speed``. ``T`` of a ``markPriceUpdate`` (the next funding time) is left alone."""
-    keep_t = event == "markPriceUpdate"
-
-    def repl(m: re.Match[str]) -> str:
-        if keep_t and m.group(1) == "T":
-            return m.group(0)
-        return f'"{m.group(1)}":{start_ms + round((int(m.group(2)) - origin_ms) / speed)}'
-
-    return _TIME_FIELD.sub(repl, text)
+    """``text`` with its event times on today's clock: ``origin_ms`` (the recording's
+    start, in its clock) becomes ``start_ms``, spans divided by ``speed``."""
+    return _retime(text, event, lambda t: start_ms + round((t - origin_ms) / speed))
 
 
 def data_text(frame_text: str) -> str:
