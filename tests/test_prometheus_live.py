@@ -43,6 +43,9 @@ VARIABLES = {
 }
 
 
+EXPOSITIONS: list[bytes] = []  # /metrics of the two platforms, taken by the fixture
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -180,6 +183,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         base = f"http://127.0.0.1:{prom_port}"
         _wait_up(f"{base}/-/ready", deadline)
         time.sleep(RUN_FOR)
+        for port in (sim_port, binance_port):  # both expositions, while they run
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                EXPOSITIONS.append(r.read())
         yield base
     finally:
         for proc in reversed(procs):
@@ -212,6 +218,18 @@ def test_prometheus_scrapes_both_platforms(prometheus: str) -> None:
     assert float(latency[0]["value"][1]) >= 5
     slow = _query(prometheus, 'sum(price_feed_latency_seconds_bucket{le="1.024"})')
     assert float(slow["data"]["result"][0]["value"][1]) == float(latency[0]["value"][1])
+
+
+def test_promtool_finds_nothing_in_either_exposition(prometheus: str) -> None:
+    promtool = require_tool("promtool")
+    assert len(EXPOSITIONS) == 2
+    assert b"price_feed_latency_seconds_bucket" in EXPOSITIONS[1]  # the Binance platform's
+    assert b"price_feed_simulated_price" in EXPOSITIONS[0]
+    for text in EXPOSITIONS:
+        check = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, timeout=30
+        )
+        assert (check.returncode, check.stdout, check.stderr) == (0, b"", b""), check
 
 
 def test_dashboards_have_queries() -> None:
