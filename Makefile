@@ -16,7 +16,8 @@ install: $(STAMP)
 
 # Debian's prometheus (prometheus, promtool) and docker-compose: the tests run a real
 # Prometheus and validate the compose file. Installed with apt-get when missing and
-# running as root; otherwise say what is missing (those tests fail under CI=true).
+# running as root (the package's own system service is disabled again: it would take
+# port 9090); otherwise say what is missing (those tests fail under CI=true).
 tools:
 	@missing=""; for t in prometheus promtool docker-compose; do \
 	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
@@ -25,6 +26,9 @@ tools:
 	    echo "installing prometheus and docker-compose with apt-get (missing:$$missing)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      --no-install-recommends prometheus docker-compose >/dev/null; \
+	    if [ -d /run/systemd/system ]; then \
+	      systemctl disable --now prometheus >/dev/null 2>&1 || true; \
+	    fi; \
 	  else \
 	    echo "missing:$$missing -- install Debian's prometheus and docker-compose packages"; \
 	  fi; \

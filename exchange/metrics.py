@@ -9,6 +9,9 @@
   engines are never read while they change. If the loop does not answer within
   ``sample_timeout`` seconds the previous reading is served.
 - Nothing here runs per input: the engines pay only for Telemetry's counting.
+- The exporter's thread reads dicts the loop may grow (a symbol's first price): it takes
+  a copy first (``list(d.items())`` and ``sorted(d.items())`` copy in one C call under
+  the GIL), never iterates a live dict in Python bytecode.
 """
 
 from __future__ import annotations
@@ -166,6 +169,8 @@ class ExchangeCollector(Collector):
         future: concurrent.futures.Future[EngineReading] = concurrent.futures.Future()
 
         def take() -> None:
+            if not future.set_running_or_notify_cancel():
+                return  # the scrape gave up waiting: no reading for nobody
             try:
                 future.set_result(read_engines(seq.venue, self.warning))
             except Exception as exc:  # a bug in the reader: never the engines' problem
@@ -175,7 +180,7 @@ class ExchangeCollector(Collector):
             loop.call_soon_threadsafe(take)
             self._reading = future.result(self.sample_timeout)
         except concurrent.futures.TimeoutError:
-            pass  # the loop is inside a large batch: serve the previous reading
+            future.cancel()  # the loop is inside a large batch: serve the previous reading
         except RuntimeError:
             pass  # the loop closed meanwhile
         except Exception:
@@ -206,24 +211,24 @@ class ExchangeCollector(Collector):
             "titan_rejections",
             "Requests Titan rejected, by reason",
             "reason",
-            {str(r): n for r, n in t.rejections.items()},
+            {str(r): n for r, n in list(t.rejections.items())},
         )
         yield _by_label("titan_executions", "Trades", "symbol", t.executions)
         yield _by_label(
             "titan_executed_quantity",
             "Traded quantity in base units",
             "symbol",
-            {s: q / t.qty_unit(s) for s, q in t.executed_qty.items()},
+            {s: q / t.qty_unit(s) for s, q in list(t.executed_qty.items())},
         )
         yield _scaled_histograms(
             "titan_execution_price",
             "Trade prices in quote units",
-            {s: (h, t.price_unit(s)) for s, h in t.trade_price.items()},
+            {s: (h, t.price_unit(s)) for s, h in list(t.trade_price.items())},
         )
         yield _scaled_histograms(
             "titan_execution_quantity",
             "Trade sizes in base units",
-            {s: (h, t.qty_unit(s)) for s, h in t.trade_qty.items()},
+            {s: (h, t.qty_unit(s)) for s, h in list(t.trade_qty.items())},
         )
         yield histogram_family(
             "titan_match_seconds",
@@ -239,14 +244,14 @@ class ExchangeCollector(Collector):
             "sentinel_mark_price",
             "Last durable mark price in quote units",
             "symbol",
-            {s: p / t.price_unit(s) for s, p in t.marks.items()},
+            {s: p / t.price_unit(s) for s, p in list(t.marks.items())},
             gauge=True,
         )
         yield _by_label(
             "sentinel_refusals",
             "Requests Sentinel refused, by reason",
             "reason",
-            {str(r): n for r, n in t.refusals.items()},
+            {str(r): n for r, n in list(t.refusals.items())},
         )
         yield _by_label("sentinel_liquidations", "Positions liquidated", "symbol", t.liquidations)
         yield histogram_family(
@@ -267,7 +272,7 @@ class ExchangeCollector(Collector):
             "sentinel_insurance_fund",
             "Insurance fund balance (durable), in the asset",
             "asset",
-            {a: b / MONEY_ONE for a, b in t.fund.items()},
+            {a: b / MONEY_ONE for a, b in list(t.fund.items())},
             gauge=True,
         )
         yield histogram_family(
@@ -441,7 +446,7 @@ class ExchangeCollector(Collector):
                 "price_feed_simulated_price",
                 "The simulated walk's latest price in quote units",
                 "symbol",
-                {s: p / t.price_unit(s) for s, p in walk.last.items()},
+                {s: p / t.price_unit(s) for s, p in list(walk.last.items())},
                 gauge=True,
             )
 

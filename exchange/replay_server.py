@@ -19,10 +19,10 @@ end-to-end runs). It listens on 127.0.0.1 and, for every connection:
   (textual substitution, the rest of the text is untouched), so event times keep
   increasing; except ``T`` of a ``markPriceUpdate``, which is the next funding time, not
   an event time. The first pass is byte-for-byte the recording.
-* Live times (``live_times``, ``--live-times``): every ``E``/``T`` event time is moved
-  onto today's clock instead: the connection's start is the recording's start, and
-  recorded spans are divided by ``speed`` like the pacing, so a frame arrives about as
-  long after its ``E`` as it did when it was recorded (feed latency stays meaningful).
+* Live times (``live_times``, ``--live-times``): every ``E``/``T`` event time of a frame
+  is moved instead by (when the frame is due now - when it was received when recorded),
+  so it arrives as long after its ``E`` as it did when recorded (feed latency stays
+  meaningful; the spans between frames shrink with ``speed`` like the pacing).
 * Faults, scripted per connection: ``faults[i]`` is the list of :class:`Fault` for the
   (i+1)-th connection (later connections get none); a fault fires once the connection has
   sent ``after_frames`` recorded frames. See :class:`Fault` for the kinds.
@@ -262,30 +262,21 @@ def _load_file(path: Path) -> list[RecordedFrame]:
 _TIME_FIELD = re.compile(r'"([ET])":(\d+)')
 
 
-def _retime(text: str, event: str, new_time: Callable[[int], int]) -> str:
-    """``text`` with every ``"E":n`` / ``"T":n`` replaced by ``new_time(n)``; ``T`` of a
-    ``markPriceUpdate`` (the next funding time, not an event time) is left alone."""
+def shift_times(text: str, shift_ms: int, event: str) -> str:
+    """``text`` with every ``"E":n`` / ``"T":n`` moved forward by ``shift_ms``.
+
+    ``T`` of a ``markPriceUpdate`` (the next funding time) is left alone.
+    """
+    if shift_ms == 0:
+        return text
     keep_t = event == "markPriceUpdate"
 
     def repl(m: re.Match[str]) -> str:
         if keep_t and m.group(1) == "T":
             return m.group(0)
-        return f'"{m.group(1)}":{new_time(int(m.group(2)))}'
+        return f'"{m.group(1)}":{int(m.group(2)) + shift_ms}'
 
     return _TIME_FIELD.sub(repl, text)
-
-
-def shift_times(text: str, shift_ms: int, event: str) -> str:
-    """``text`` with its event times moved forward by ``shift_ms`` (see :func:`_retime`)."""
-    if shift_ms == 0:
-        return text
-    return _retime(text, event, lambda t: t + shift_ms)
-
-
-def live_times(text: str, origin_ms: int, start_ms: int, speed: float, event: str) -> str:
-    """``text`` with its event times on today's clock: ``origin_ms`` (the recording's
-    start, in its clock) becomes ``start_ms``, spans divided by ``speed``."""
-    return _retime(text, event, lambda t: start_ms + round((t - origin_ms) / speed))
 
 
 def data_text(frame_text: str) -> str:
@@ -577,9 +568,12 @@ class ReplayServer:
                     started_ms += round(paused * 1000)
                 due = start + (repeat * period_us + frame.rel_us) / 1e6 / self.speed
                 await self._pause(ws, due - loop.time())
-                if self.live_times:  # the recording's clock starts with this connection
-                    origin_ms = (frame.recv_us - frame.rel_us - repeat * period_us) // 1000
-                    text = live_times(frame.text, origin_ms, started_ms, self.speed, frame.event)
+                if self.live_times:  # moved by (due now - received then): latency kept
+                    due_ms = started_ms + round(
+                        (repeat * period_us + frame.rel_us) / 1e3 / self.speed
+                    )
+                    recv_ms = (frame.recv_us + repeat * period_us) // 1000
+                    text = shift_times(frame.text, due_ms - recv_ms, frame.event)
                 else:
                     text = shift_times(frame.text, repeat * period_us // 1000, frame.event)
                 if raw:

@@ -202,7 +202,7 @@ class Platform:
         every = 10_000
         progress = None
         if self.telemetry is not None:
-            progress = self.telemetry.replay_progress(time.perf_counter(), every)
+            progress = self.telemetry.replay_progress(time.perf_counter())
         try:
             built = rebuild(journal, VenueFactory(), progress=progress, progress_every=every)
         except BaseException:
@@ -276,7 +276,9 @@ class Platform:
             f"every {s.checkpoint_every:,}, snapshot every {s.snapshot_every:,})",
             file=out,
         )
-        metrics = f"http://localhost:{s.metrics_port}/metrics" if s.metrics_port else "off"
+        host = s.metrics_host if ":" not in s.metrics_host else f"[{s.metrics_host}]"
+        host = "localhost" if host == "127.0.0.1" else host
+        metrics = f"http://{host}:{s.metrics_port}/metrics" if s.metrics_port else "off"
         print(f"  metrics: {metrics}", file=out)
         stop = f"after {s.duration:g} s or on Ctrl+C" if s.duration else "on Ctrl+C or SIGTERM"
         print(f"  stops {stop}", file=out, flush=True)

@@ -365,13 +365,12 @@ class Sequencer:
             last = batch[-1].record.seq
             snapshots = [x for x in self._snapshots if x[0] <= last]
             self._snapshots = self._snapshots[len(snapshots) :]
-            started = time.perf_counter()
             try:
-                await loop.run_in_executor(self._writer, self._append, batch)
+                seconds = await loop.run_in_executor(self._writer, self._append, batch)
             except Exception as exc:  # disk full, I/O error, ...: nothing more is acknowledged
                 self._fail(exc)
                 return
-            self._published(batch, time.perf_counter() - started, 0)
+            self._published(batch, seconds, 0)
             if snapshots:
                 # after the records are acknowledged: a snapshot that cannot be stored
                 # costs a longer replay at restart, never an acknowledged record
@@ -393,8 +392,11 @@ class Sequencer:
             if not future.done():
                 future.set_exception(SequencerFailed(str(exc)))
 
-    def _append(self, batch: list[_Pending]) -> None:
+    def _append(self, batch: list[_Pending]) -> float:
+        """Append ``batch`` (on the writer thread); the seconds the append took."""
+        started = time.perf_counter()
         self.journal.append([p.record for p in batch])
+        return time.perf_counter() - started
 
     def _save(self, snapshots: list[tuple[int, str, bytes]]) -> int:
         """Store snapshots; one that fails is logged and skipped. Returns how many."""

@@ -24,6 +24,7 @@ Rules
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
@@ -47,10 +48,11 @@ from sentinel.units import MONEY_ONE
 from sentinel.venue import Venue
 from titan.enums import OrderType, RejectReason
 from titan.events import Accepted, Rejected, Trade
+from titan.symbols import SymbolSpec
 
 UNKNOWN = "UNKNOWN"
-#: execution-price buckets: 80% .. 120% of the anchor price, 1% apart
-PRICE_STEPS = [80 + k for k in range(41)]
+#: execution-price buckets: the fixed grid 10**(k/100) quote units (2.3% apart)
+PRICE_STEPS_PER_DECADE = 100
 #: feed latency bounds in seconds: 1 ms .. ~16 s
 FEED_LATENCY_S = exponential(0.001, 2, 15)
 #: liquidation loss bounds in money units: 1 .. 5e7 of the margin asset
@@ -126,19 +128,24 @@ class Telemetry:
         for asset in self.assets:
             self.fund[asset] = venue.sentinel.fund_balance(asset)
 
-    def replay_progress(self, started: float, every: int) -> Callable[[int], None]:
-        """A ``rebuild`` progress callback (called every ``every`` records) that keeps
-        the replay figures current while the venue is rebuilt."""
+    def replay_progress(self, started: float) -> Callable[[int], None]:
+        """A ``rebuild`` progress callback (called with the seq just replayed) that keeps
+        the replay figures current while the venue is rebuilt. The records counted are
+        those from the first call on (the snapshot the replay starts from is unknown
+        until it ends), so the figure only grows; :meth:`replayed` sets the exact one."""
+        first: list[int] = []
 
-        def progress(_seq: int) -> None:
-            self.replay_records += every
+        def progress(seq: int) -> None:
+            if not first:
+                first.append(seq)
+            self.replay_records = max(self.replay_records, seq - first[0])
             self.replay_seconds = time.perf_counter() - started
 
         return progress
 
     def replayed(self, records: int, seconds: float) -> None:
         """The start-up replay is over: ``records`` replayed in ``seconds``."""
-        self.replay_records = records
+        self.replay_records = max(self.replay_records, records)
         self.replay_seconds = seconds
 
     # -- probes (on the loop, per executed input) ---------------------------------------
@@ -258,12 +265,10 @@ class Telemetry:
                 account = None
 
     def _anchor(self, symbol: str, price: int) -> Buckets:
-        """The execution-price buckets of ``symbol``, anchored at the first price seen."""
+        """The execution-price buckets of ``symbol``, made at the first price seen."""
         hist = self.trade_price.get(symbol)
         if hist is None:
-            tick = self.specs[symbol].tick
-            bounds = sorted({max(tick, price * pct // 100 // tick * tick) for pct in PRICE_STEPS})
-            hist = self.trade_price[symbol] = Buckets(bounds)
+            hist = self.trade_price[symbol] = Buckets(price_bounds(self.specs[symbol], price))
         return hist
 
     # -- conversions for the exporter ---------------------------------------------------
@@ -275,3 +280,20 @@ class Telemetry:
     def qty_unit(self, symbol: str) -> int:
         """Quantity units per base unit of ``symbol`` (divide to get base units)."""
         return int(10 ** self.specs[symbol].qty_decimals)
+
+
+def price_bounds(spec: SymbolSpec, price: int) -> list[int]:
+    """Execution-price bounds (price units) for a symbol first seen at ``price``.
+
+    The bounds are points of one fixed grid, ``10**(k/100)`` quote units rounded to the
+    tick, from half a decade below the decade holding ``price`` to half a decade above it
+    (201 points: BTC at 28,000 or at 90,000 both get 3,162 .. 316,228). Two processes,
+    or one before and after a restart, get the same bounds while their prices stay in
+    the same decade, so their histograms add up.
+    """
+    unit = 10**spec.price_decimals
+    decade = math.floor(math.log10(max(price, 1) / unit))
+    steps = PRICE_STEPS_PER_DECADE
+    grid = range(decade * steps - steps // 2, (decade + 1) * steps + steps // 2 + 1)
+    tick = spec.tick
+    return sorted({max(tick, round(10 ** (k / steps) * unit / tick) * tick) for k in grid})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import subprocess
 import threading
 import time
@@ -28,7 +29,7 @@ from exchange.histogram import Buckets, exponential, one_two_five
 from exchange.machines import VenueFactory, venue_genesis
 from exchange.metrics import ExchangeCollector, MetricsServer, read_engines
 from exchange.prices import RandomWalk, mark_command
-from exchange.sequencer import Sequencer
+from exchange.sequencer import Committed, Sequencer
 from exchange.telemetry import UNKNOWN, Telemetry
 from exchange.traders import FlowSettings, Traders
 from oracle import Journal
@@ -293,6 +294,96 @@ def test_liquidation_loss_is_the_isolated_margin_lost() -> None:
     assert run.value("sentinel_adl_total", symbol="BTCUSDT") == kinds["AutoDeleveraged"]
 
 
+def _unit_wallets(venue: Venue) -> tuple[dict[Any, int], dict[Any, int]]:
+    """(cross wallets by (account, asset), isolated margins by (account, symbol))."""
+    s = venue.sentinel
+    wallets = {key: w.balance for key, w in s.wallets.items()}
+    isolated = {
+        (account, symbol): p.margin
+        for symbol, holders in s.holders.items()
+        for account, p in holders.items()
+        if p.isolated
+    }
+    return wallets, isolated
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_liquidation_loss_is_the_units_wallet_in_random_markets(seed: int) -> None:
+    """Random accounts (cross and isolated, 5x-50x) trade and the marks jump; the loss
+    of every liquidation must be the unit's wallet just before it, found independently:
+    the wallets before each command, brought forward through its events."""
+    rnd = random.Random(seed)
+    venue = Venue(CONTRACTS)
+    t = Telemetry(CONTRACTS, "sim")
+    specs = {c.spec.symbol: c.spec for c in CONTRACTS}
+    prices = {"BTCUSDT": 500_000, "ETHUSDT": 300_000}
+    seq = 0
+    liquidations = cross = 0
+    closed: Counter[str] = Counter()
+
+    def do(cmd: Any) -> None:
+        nonlocal seq, liquidations, cross
+        seq += 1
+        cmd = cmd._replace(seq=seq, ts=1_700_000_000_000 + seq)
+        if type(cmd) is NewOrder:
+            cmd = cmd._replace(order_id=seq)
+        wallets, isolated = _unit_wallets(venue)
+        before = t.loss["USDT"].total
+        events = venue.apply(cmd)
+        expected = 0
+        for e in events:
+            kind = type(e).__name__
+            if kind == "BalanceChanged":
+                wallets[(e.account, e.asset)] = e.balance
+            elif kind in ("PositionChanged", "IsolatedMarginChanged"):
+                if e.margin or (e.account, e.symbol) in isolated:
+                    isolated[(e.account, e.symbol)] = e.margin
+                if kind == "PositionChanged" and e.size == 0 and e.account == current[0]:
+                    closed[e.symbol] += 1
+            elif kind == "LiquidationStarted":
+                current[0] = e.account
+                liquidations += 1
+                cross += not e.symbol
+                if e.symbol:
+                    expected += isolated[(e.account, e.symbol)]
+                else:
+                    expected += wallets[(e.account, e.asset)]
+        current[0] = -1
+        t.on_committed([Committed(seq, cmd.ts, cmd, events)])
+        assert t.loss["USDT"].total - before == expected, (seed, seq)
+
+    current = [-1]
+    for symbol, price in prices.items():
+        do(MarkPrice(0, 0, symbol, price))
+    for account in range(1, 13):
+        do(Deposit(0, 0, account, "USDT", rnd.choice([1_000, 5_000, 10**7]) * MONEY_ONE))
+        for symbol in prices:
+            do(SetLeverage(0, 0, account, symbol, rnd.choice([5, 10, 20, 50])))
+            if rnd.random() < 0.4:
+                do(SetMarginType(0, 0, account, symbol, True))
+    for _ in range(400):
+        symbol = rnd.choice(list(prices))
+        spec, price = specs[symbol], prices[symbol]
+        account, side = rnd.randint(1, 12), rnd.choice([Side.BUY, Side.SELL])
+        qty = rnd.randint(1, 400) * spec.lot
+        r = rnd.random()
+        if r < 0.45:
+            limit = max(
+                spec.tick, (price + rnd.randint(-20, 20) * price // 2000) // spec.tick * spec.tick
+            )
+            do(NewOrder(0, 0, symbol, account, 0, side, qty, limit))
+        elif r < 0.8:
+            do(NewOrder(0, 0, symbol, account, 0, side, qty, 0, OrderType.MARKET, TimeInForce.IOC))
+        else:
+            move = rnd.choice([0.8, 0.9, 0.95, 1.05, 1.1, 1.2])
+            prices[symbol] = max(spec.tick, int(price * move) // spec.tick * spec.tick)
+            do(MarkPrice(0, 0, symbol, prices[symbol]))
+    assert t.loss["USDT"].count == liquidations > 0
+    assert {s: n for s, n in t.liquidations.items() if n} == dict(closed)
+    if seed == 0:
+        assert cross > 0  # cross liquidations are among them
+
+
 def test_bad_inputs_never_grow_the_label_sets() -> None:
     run = Run()
     run.execute(
@@ -386,16 +477,31 @@ def test_replay_figures_follow_the_rebuild(flow: Run) -> None:
         flow.journal,
         VenueFactory(),
         use_snapshots=False,  # the final snapshot would leave nothing to replay
-        progress=t.replay_progress(time.perf_counter(), 100),
+        progress=t.replay_progress(time.perf_counter()),
         progress_every=100,
     )
-    assert t.replay_records == built.replayed // 100 * 100 > 0
+    # from the first call (at seq 100) to the last (the largest multiple of 100)
+    assert t.replay_records == built.replayed // 100 * 100 - 100 > 0
     t.replayed(built.replayed, built.seconds)
     registry = CollectorRegistry()
     registry.register(ExchangeCollector(t))
     assert registry.get_sample_value("oracle_replay_records_total") == built.replayed
     rate = registry.get_sample_value("oracle_replay_records_per_second")
     assert rate == pytest.approx(built.replayed / built.seconds)
+
+
+def test_replay_counter_never_goes_down() -> None:
+    """A replay from a snapshot at 9,000 to 10,499 calls back at seq 10,000 only; the
+    counter must not overshoot and then drop to the exact 1,499."""
+    t = Telemetry(CONTRACTS, "sim")
+    seen = []
+    progress = t.replay_progress(time.perf_counter())
+    for seq in (10_000, 20_000, 30_000):
+        progress(seq)
+        seen.append(t.replay_records)
+    t.replayed(21_499, 1.0)  # base 9,000: 21,499 records up to 30,499
+    seen.append(t.replay_records)
+    assert seen == sorted(seen) and seen[-1] == 21_499
 
 
 # -- the endpoint ------------------------------------------------------------------------

@@ -46,11 +46,16 @@ VARIABLES = {
 EXPOSITIONS: list[bytes] = []  # /metrics of the two platforms, taken by the fixture
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports (all held open until every one is chosen)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def _get(url: str, timeout: float = 10) -> Any:
@@ -122,7 +127,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         assert url.startswith("ws://127.0.0.1:"), url
-        sim_port, binance_port, prom_port = _free_port(), _free_port(), _free_port()
+        sim_port, binance_port, prom_port = _free_ports(3)
         procs.append(
             _platform(
                 [
