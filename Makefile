@@ -48,6 +48,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict platform/grafana/build_dashboards.py platform/grafana/render.py
 
 unit: $(STAMP) tools
 	$(PY) -m pytest

@@ -10,12 +10,14 @@ and each must return at least one finite value.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -280,3 +282,21 @@ def test_readme_query_returns_data(prometheus: str, expr: str) -> None:
     assert answer["status"] == "success", answer
     values = [float(r["value"][1]) for r in answer["data"]["result"]]
     assert any(math.isfinite(v) for v in values), f"no data for {expr}"
+
+
+def test_the_renderer_draws_every_overview_panel_with_data(prometheus: str, tmp_path: Path) -> None:
+    """platform/grafana/render.py (the README's picture) against the live Prometheus."""
+    spec = importlib.util.spec_from_file_location("render", ROOT / "platform/grafana/render.py")
+    assert spec is not None and spec.loader is not None
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    board = json.loads((DASHBOARDS / "overview.json").read_text())
+    out = tmp_path / "overview.png"
+    end = time.time()
+    counts = render.render(prometheus, board, out, end - RUN_FOR, end, 1.0, width=1200)
+    titles = {p["title"] for p in board["panels"] if p.get("targets")}
+    assert set(counts) == titles
+    assert all(counts[t] > 0 for t in titles), counts
+    png = out.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24])[0] == 1200  # IHDR width
