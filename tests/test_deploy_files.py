@@ -2,10 +2,11 @@
 
 Real tools where they exist: ``promtool check config`` and ``promtool check rules`` (every
 dashboard query parses as PromQL), ``docker-compose config`` (Debian's 1.29 validates the
-compose file offline). The dashboards are checked against the metric catalog in
-docs/metrics.md: every name a query uses is documented, every documented metric is on its
-component's dashboard, and gauges (the margin-ratio gauge histogram included) are never
-rated.
+compose file offline), ``/bin/sh`` running the prometheus service's own ``sed`` rewrite of
+prometheus.yml (then ``promtool check config`` of the copy). The dashboards are checked
+against the metric catalog in docs/metrics.md: every name a query uses is documented, every
+documented metric is on its component's dashboard, and gauges (the margin-ratio gauge
+histogram included) are never rated.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import importlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -48,6 +50,14 @@ GAUGE_HISTOGRAM_SUFFIXES = ("_bucket", "_gsum", "_gcount")
 CLIENT_PREFIXES = ("process_", "python_")  # prometheus-client's default collectors
 PANEL_TYPES = {"timeseries", "stat", "gauge", "heatmap", "bargauge"}
 VARIABLES = {"$symbol", "$__rate_interval"}
+LOCAL_TARGET, STACK_TARGET = '"127.0.0.1:9000"', '"platform:9000"'  # prometheus.yml's target
+# The prometheus service's entrypoint script: copy the mounted top-level prometheus.yml with
+# its one target rewritten, check that it was, and exec Prometheus on the copy.
+ENTRYPOINT = re.compile(
+    r"sed '(?P<expr>[^']*)' (?P<src>\S+) > (?P<copy>\S+)"
+    r" && grep -q '(?P<check>[^']*)' (?P=copy)"
+    r" && exec /bin/prometheus (?P<args>.*)"
+)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -151,6 +161,29 @@ def compose_services(text: str) -> dict[str, str]:
         elif in_services and current:
             blocks[current] += line + "\n"
     return blocks
+
+
+def compose_list(block: str, key: str) -> list[str]:
+    """The items of a service's list option in ``docker-compose config`` output; a long item
+    is a plain scalar folded onto indented lines, joined here with spaces as YAML does."""
+    m = re.search(rf"^    {key}:\n((?:    - .*\n|      .*\n)+)", block, re.M)
+    assert m, f"no {key} in {block}"
+    items: list[str] = []
+    for line in m.group(1).splitlines():
+        if line.startswith("    - "):
+            items.append(line.removeprefix("    - "))
+        else:
+            items[-1] += " " + line.strip()
+    assert not [i for i in items if i[:1] in ("'", '"', "|", ">")], items  # plain scalars only
+    return items
+
+
+def prometheus_entrypoint() -> list[str]:
+    """The prometheus service's entrypoint, as ``docker-compose config`` resolves it."""
+    compose = require_tool("docker-compose")
+    result = run(compose, "-f", str(COMPOSE), "config")
+    assert result.returncode == 0, result.stderr
+    return compose_list(compose_services(result.stdout)["prometheus"], "entrypoint")
 
 
 def provider_path() -> str:
@@ -272,6 +305,7 @@ def test_compose_file_is_valid() -> None:
     assert volumes.returncode == 0, volumes.stderr
     assert set(volumes.stdout.split()) == {"platform_events", "prometheus_data", "grafana_data"}
 
+    blocks = compose_services(result.stdout)
     try:  # PyYAML is optional: the block parsing below checks the same without it
         yaml = importlib.import_module("yaml")
     except ImportError:
@@ -279,28 +313,44 @@ def test_compose_file_is_valid() -> None:
     if yaml is not None:
         config = yaml.safe_load(result.stdout)
         svc = config["services"]
-        assert svc["prometheus"]["network_mode"] == "service:platform"
+        assert "network_mode" not in svc["prometheus"]
+        assert svc["prometheus"]["entrypoint"] == compose_list(blocks["prometheus"], "entrypoint")
         assert svc["platform"]["build"]["dockerfile"] == "platform/Dockerfile"
         assert Path(svc["platform"]["build"]["context"]) == ROOT
-    blocks = compose_services(result.stdout)
     assert set(blocks) == {"platform", "prometheus", "grafana"}
     platform, prometheus, grafana = blocks["platform"], blocks["prometheus"], blocks["grafana"]
 
-    assert re.search(r"^    network_mode: service:platform$", prometheus, re.M)
-    assert "ports:" not in prometheus  # published by the platform, whose namespace it uses
+    # An ordinary service on the compose network: its own namespace, its own port.
+    assert "network_mode:" not in result.stdout
     assert re.search(r"^    image: prom/prometheus:v2\.\d+\.\d+$", prometheus, re.M)
-    assert "/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus
-    assert str(ROOT / "prometheus.yml") + ":" in prometheus  # the top-level file itself
-    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus
-    assert "--storage.tsdb.path=/prometheus" in prometheus
-    assert "prometheus_data:/prometheus" in prometheus
+    assert re.findall(r"^    - (?:[\d.]+:)?(\d+):\d+/tcp$", prometheus, re.M) == ["9090"]
+    assert re.search(r"^    - 127\.0\.0\.1:9090:9090/tcp$", prometheus, re.M)
+    assert re.search(r"^    restart: \S+$", prometheus, re.M)
     assert re.search(r"^      platform:$", prometheus, re.M)  # depends_on
+    # The top-level prometheus.yml itself, read-only; the data volume on /prometheus.
+    mounts = re.findall(
+        rf"^    - {re.escape(str(ROOT / 'prometheus.yml'))}:(\S+):ro$", prometheus, re.M
+    )
+    assert len(mounts) == 1, prometheus
+    assert re.search(r"^    - prometheus_data:/prometheus(?::rw)?$", prometheus, re.M)
+    entrypoint = compose_list(prometheus, "entrypoint")
+    assert entrypoint[:2] == ["/bin/sh", "-c"] and len(entrypoint) == 3, entrypoint
+    script = ENTRYPOINT.fullmatch(entrypoint[2])
+    assert script, entrypoint[2]
+    assert script["expr"] == r's/"127\.0\.0\.1:9000"/"platform:9000"/'  # that target only
+    assert script["src"] == mounts[0]  # rewrites the mounted top-level file
+    assert script["copy"].startswith("/prometheus/")  # the writable data dir (user nobody)
+    assert script["check"] == STACK_TARGET
+    args = script["args"].split()
+    assert f"--config.file={script['copy']}" in args
+    assert "--storage.tsdb.path=/prometheus" in args
+    assert "--storage.tsdb.retention.time=15d" in args
+    assert "command:" not in prometheus  # the entrypoint holds Prometheus' whole argv
 
     assert f"context: {ROOT}\n" in platform
     assert "dockerfile: platform/Dockerfile\n" in platform
     assert "platform_events:/data" in platform
-    for port in ("9000", "9090"):
-        assert re.search(rf"^    - (?:[\d.]+:)?{port}:{port}/tcp$", platform, re.M), port
+    assert re.findall(r"^    - (?:[\d.]+:)?(\d+):\d+/tcp$", platform, re.M) == ["9000"]
     assert "stop_grace_period: 30s" in platform
     assert re.search(r"^    restart: \S+$", platform, re.M)
     assert "healthcheck:" in platform and "http://127.0.0.1:9000/metrics" in platform
@@ -336,19 +386,66 @@ def test_compose_admin_password_comes_from_the_environment() -> None:
 
 
 @pytest.mark.parametrize(
-    ("old", "new"),
+    ("old", "new", "error"),
     [
-        ("network_mode:", "netwrk_mode:"),  # an unknown option
-        ('"service:platform"', '"service:nowhere"'),  # an undefined service
+        ("    entrypoint:\n", "    entrypont:\n", "'entrypont'"),  # a misspelled option
+        (  # an undefined service in depends_on
+            "    depends_on:\n      - platform\n",
+            "    depends_on:\n      - nowhere\n",
+            "'nowhere' which is undefined",
+        ),
     ],
 )
-def test_compose_rejects_a_broken_copy(tmp_path: Path, old: str, new: str) -> None:
+def test_compose_rejects_a_broken_copy(tmp_path: Path, old: str, new: str, error: str) -> None:
     compose = require_tool("docker-compose")
     text = COMPOSE.read_text(encoding="utf-8")
-    assert old in text
+    assert text.count(old) == 1
     broken = tmp_path / "docker-compose.yml"
     broken.write_text(text.replace(old, new, 1), encoding="utf-8")
-    assert run(compose, "-f", str(broken), "config", cwd=tmp_path).returncode != 0
+    result = run(compose, "-f", str(broken), "config", cwd=tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert error in result.stderr
+
+
+def _rewrite(tmp_path: Path, text: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run the prometheus entrypoint's sed and check, as compose gives them to /bin/sh -c,
+    on ``text`` in tmp_path instead of the container's paths."""
+    entrypoint = prometheus_entrypoint()
+    script = ENTRYPOINT.fullmatch(entrypoint[2])
+    assert script, entrypoint
+    src, copy = tmp_path / "exchange.yml", tmp_path / "prometheus.yml"
+    src.write_text(text, encoding="utf-8")
+    q = shlex.quote
+    rewrite = (
+        f"sed '{script['expr']}' {q(str(src))} > {q(str(copy))}"
+        f" && grep -q '{script['check']}' {q(str(copy))}"
+    )
+    return run(*entrypoint[:2], rewrite, cwd=tmp_path), copy
+
+
+def test_prometheus_entrypoint_rewrites_only_the_target(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+    text = (ROOT / "prometheus.yml").read_text(encoding="utf-8")
+    assert text.count(LOCAL_TARGET) == 1  # the one target, quoted: the comments never are
+    result, copy = _rewrite(tmp_path, text)
+    assert result.returncode == 0, result.stderr
+    before, after = text.splitlines(), copy.read_text(encoding="utf-8").splitlines()
+    assert len(after) == len(before)
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert len(changed) == 1, changed
+    (i,) = changed
+    assert after[i] == before[i].replace(LOCAL_TARGET, STACK_TARGET)
+    assert re.fullmatch(rf"\s+- targets: \[{STACK_TARGET}\].*", after[i]), after[i]
+    checked = run(promtool, "check", "config", str(copy))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout + checked.stderr
+
+
+def test_prometheus_entrypoint_stops_without_the_target(tmp_path: Path) -> None:
+    text = (ROOT / "prometheus.yml").read_text(encoding="utf-8")
+    moved = text.replace(LOCAL_TARGET, '"127.0.0.1:9001"')  # sed finds nothing to rewrite
+    result, _ = _rewrite(tmp_path, moved)
+    assert result.returncode != 0  # the container exits instead of scraping nothing
 
 
 # --- the image ----------------------------------------------------------------------------
@@ -410,11 +507,11 @@ def test_dockerignore_keeps_what_the_build_needs() -> None:
 # --- Grafana provisioning -----------------------------------------------------------------
 
 
-def test_datasource_is_the_platforms_prometheus() -> None:
+def test_datasource_is_the_stacks_prometheus() -> None:
     text = DATASOURCE.read_text(encoding="utf-8")
     assert datasource_uid() == "exchange-prometheus"
     assert re.search(r"^\s+type:\s*prometheus\s*$", text, re.M)
-    assert re.search(r"^\s+url:\s*http://platform:9090\s*$", text, re.M)
+    assert re.search(r"^\s+url:\s*http://prometheus:9090\s*$", text, re.M)  # by service name
     assert re.search(r"^\s+isDefault:\s*true\s*$", text, re.M)
     assert re.search(r"^\s+timeInterval:\s*[\"']?1s[\"']?", text, re.M)
     assert len(re.findall(r"^\s+- name:", text, re.M)) == 1
