@@ -159,14 +159,17 @@ class Telemetry:
         match = self.match
         clock = time.perf_counter_ns
 
+        bounds = LATENCY_NS
+
         def timed_titan(cmd: Any) -> list[Any]:
             started = clock()
             events = titan_apply(cmd)
             elapsed = clock() - started
             hist = by_type.get(type(cmd))
             if hist is None:
-                hist = by_type[type(cmd)] = match[type(cmd).__name__] = Buckets(LATENCY_NS)
-            hist.observe(elapsed)
+                hist = by_type[type(cmd)] = match[type(cmd).__name__] = Buckets(bounds)
+            hist.counts[bisect_left(bounds, elapsed)] += 1  # Buckets.observe, inlined
+            hist.total += elapsed
             return events
 
         venue.titan.apply = timed_titan  # type: ignore[method-assign,assignment]
