@@ -341,7 +341,7 @@ def test_a_taken_metrics_port_is_refused_before_the_journal_is_made(tmp_path: Pa
         port = taken.getsockname()[1]
         proc = _cli("run", "--journal", str(tmp_path / "j"), "--metrics-port", str(port))
     assert proc.returncode == 2
-    assert f"metrics port {port}" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"metrics endpoint 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "j").exists()
 
 
