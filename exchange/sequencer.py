@@ -101,13 +101,12 @@ class SequencerStats:
     checkpoints: int = 0
     snapshots: int = 0
     inputs_by_kind: dict[str, int] = field(default_factory=dict)  # durable inputs by type
-    commit_seconds_total: float = 0.0
     last_checkpoint_seq: int = 0  # the last durable record carrying a state hash
     last_checkpoint_ts: int = 0  # its time, ms
     #: intake -> durable latencies in ns of recent inputs (the bench reads it)
     latencies_ns: list[int] = field(default_factory=list)
     latency_cap: int = 0  # 0: keep none
-    #: distributions for the metrics exporter (None: not kept, see Sequencer.histograms)
+    #: distributions for the metrics exporter (None: not kept; Sequencer.keep_histograms)
     histograms: CommitHistograms | None = None
 
 
@@ -423,7 +422,6 @@ class Sequencer:
         stats.committed += len(batch)
         stats.batches += 1
         stats.snapshots += snapshots
-        stats.commit_seconds_total += seconds
         self.durable_seq = batch[-1].record.seq
         kinds = stats.inputs_by_kind
         for p in batch:
