@@ -15,7 +15,7 @@ flight.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 
 from prometheus_client.core import HistogramMetricFamily
@@ -67,12 +67,13 @@ def histogram_family(
     doc: str,
     labels: Sequence[str],
     series: Iterable[tuple[Sequence[str], Buckets]],
-    unit: float = 1,
+    unit: float | Mapping[str, float] = 1,
 ) -> HistogramMetricFamily:
-    """A Prometheus histogram family from labelled :class:`Buckets` (values / ``unit``)."""
+    """A Prometheus histogram family from labelled :class:`Buckets` (values / ``unit``;
+    a mapping gives each series its unit by its first label value, e.g. per symbol)."""
     family = HistogramMetricFamily(name, doc, labels=list(labels))
     for values, hist in series:
-        buckets, total = hist.cumulative(unit)
+        buckets, total = hist.cumulative(unit if not isinstance(unit, Mapping) else unit[values[0]])
         family.add_metric(list(values), buckets=buckets, sum_value=total)
     return family
 

@@ -30,7 +30,6 @@ from prometheus_client.core import (
     CounterMetricFamily,
     GaugeHistogramMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
 )
 from prometheus_client.gc_collector import GCCollector
@@ -213,22 +212,29 @@ class ExchangeCollector(Collector):
             "reason",
             {str(r): n for r, n in list(t.rejections.items())},
         )
-        yield _by_label("titan_executions", "Trades", "symbol", t.executions)
+        sizes = sorted(t.trade_qty.items())  # every trade is one observation of its size
+        qty_units = {s: t.qty_unit(s) for s, _ in sizes}
+        yield _by_label("titan_executions", "Trades", "symbol", {s: h.count for s, h in sizes})
         yield _by_label(
             "titan_executed_quantity",
             "Traded quantity in base units",
             "symbol",
-            {s: q / t.qty_unit(s) for s, q in list(t.executed_qty.items())},
+            {s: h.total / qty_units[s] for s, h in sizes},
         )
-        yield _scaled_histograms(
+        prices = sorted(t.trade_price.items())
+        yield histogram_family(
             "titan_execution_price",
             "Trade prices in quote units",
-            {s: (h, t.price_unit(s)) for s, h in list(t.trade_price.items())},
+            ["symbol"],
+            (([s], h) for s, h in prices),
+            {s: t.price_unit(s) for s, _ in prices},
         )
-        yield _scaled_histograms(
+        yield histogram_family(
             "titan_execution_quantity",
             "Trade sizes in base units",
-            {s: (h, t.qty_unit(s)) for s, h in list(t.trade_qty.items())},
+            ["symbol"],
+            (([s], h) for s, h in sizes),
+            qty_units,
         )
         yield histogram_family(
             "titan_match_seconds",
@@ -290,7 +296,6 @@ class ExchangeCollector(Collector):
 
     def _oracle(self) -> Iterator[Metric]:
         t = self.t
-        yield CounterMetricFamily("oracle_records_written", "Records appended", value=t.records)
         yield CounterMetricFamily(
             "oracle_events_written", "Events inside the appended records", value=t.events
         )
@@ -311,6 +316,7 @@ class ExchangeCollector(Collector):
         if seq is None:
             return
         st = seq.stats
+        yield CounterMetricFamily("oracle_records_written", "Records appended", value=st.committed)
         yield CounterMetricFamily(
             "oracle_bytes_written",
             "Bytes of records appended (keys, bodies, chain hashes)",
@@ -509,15 +515,6 @@ def _by_label(
 
 def _single(name: str, doc: str, source: str, value: float, gauge: bool) -> Metric:
     return _by_label(name, doc, "source", {source: value}, gauge)
-
-
-def _scaled_histograms(name: str, doc: str, series: dict[str, Any]) -> Metric:
-    """A histogram family whose series have their own scale (units differ per symbol)."""
-    family = HistogramMetricFamily(name, doc, labels=["symbol"])
-    for symbol, (hist, unit) in sorted(series.items()):
-        buckets, total = hist.cumulative(unit)
-        family.add_metric([symbol], buckets=buckets, sum_value=total)
-    return family
 
 
 class MetricsServer:

@@ -72,8 +72,6 @@ class Telemetry:
         # every known label value starts at 0: a series exists before its first event
         self.orders = {(s, kind): 0 for s in symbols for kind in OrderType}
         self.rejections = dict.fromkeys(RejectReason, 0)
-        self.executions = dict.fromkeys(symbols, 0)
-        self.executed_qty = dict.fromkeys(symbols, 0)  # lots, in qty units
         self.trade_price: dict[str, Buckets] = {}  # price units; made at the first price
         self.trade_qty = {s: Buckets(one_two_five(spec.lot, 7)) for s, spec in self.specs.items()}
         self.match: dict[str, Buckets] = {}  # ns, by Titan command
@@ -87,7 +85,6 @@ class Telemetry:
         self.marks: dict[str, int] = {}  # price units, durable
         self.tick = Buckets(LATENCY_NS)  # ns per mark price input
         # Oracle
-        self.records = 0
         self.events = 0
         self.replay_records = 0
         self.replay_seconds = 0.0
@@ -186,7 +183,6 @@ class Telemetry:
     def on_committed(self, batch: list[Committed]) -> None:
         """Count a durable batch (the sequencer's subscriber)."""
         get = self._handlers.get
-        self.records += len(batch)
         events_seen = 0
         for rec in batch:
             events = rec.events
@@ -232,8 +228,6 @@ class Telemetry:
 
     def _trade(self, e: Trade) -> None:
         symbol, qty = e.symbol, e.qty
-        self.executions[symbol] += 1
-        self.executed_qty[symbol] += qty
         hist = self.trade_qty[symbol]
         hist.counts[bisect_left(hist.bounds, qty)] += 1
         hist.total += qty

@@ -425,7 +425,9 @@ def test_engine_reading_matches_the_book_and_ledger(flow: Run) -> None:
             qty = sum(o.qty for o in orders) / 10**spec.qty_decimals
             assert reading.resting_qty[(spec.symbol, side)] == pytest.approx(qty)
         bid, ask = titan.best_bid(spec.symbol), titan.best_ask(spec.symbol)
-        assert bid is not None and ask is not None
+        if bid is None or ask is None:  # the 15% fall's liquidations may empty a side
+            assert spec.symbol not in reading.spread
+            continue
         assert reading.spread[spec.symbol] == (ask.price - bid.price) / 10**spec.price_decimals
     s = flow.venue.sentinel
     assert reading.accounts == len({a for a, _ in s.wallets if a != 0})
