@@ -51,6 +51,8 @@ from titan.events import Accepted, Rejected, Trade
 from titan.symbols import SymbolSpec
 
 UNKNOWN = "UNKNOWN"
+#: Titan is timed on one command in this many of each kind (see Telemetry.install)
+TITAN_SAMPLE = 4
 #: execution-price buckets: the fixed grid 10**(k/100) quote units (2.3% apart)
 PRICE_STEPS_PER_DECADE = 100
 #: feed latency bounds in seconds: 1 ms .. ~16 s
@@ -150,21 +152,28 @@ class Telemetry:
     def install(self, venue: Venue, seq: Sequencer) -> None:
         """Time Titan's commands (an instance attribute wrapping the engine's own
         ``apply``; the engine stays unaware of any clock) and the sequencer's mark-price
-        inputs."""
+        inputs. Titan is timed on every ``TITAN_SAMPLE``-th command of each kind (the
+        4th, 8th, ...): its commands are the most frequent thing on the loop, and a
+        systematic sample of each kind keeps the distribution at a quarter of the cost."""
         titan_apply = venue.titan.apply
-        by_type: dict[type, Buckets] = {}
+        by_type: dict[type, list[Any]] = {}  # command type -> [Buckets, commands seen]
         match = self.match
         clock = time.perf_counter_ns
-
         bounds = LATENCY_NS
+        every = TITAN_SAMPLE
 
         def timed_titan(cmd: Any) -> list[Any]:
+            entry = by_type.get(type(cmd))
+            if entry is None:
+                hist = match[type(cmd).__name__] = Buckets(bounds)
+                entry = by_type[type(cmd)] = [hist, 0]
+            entry[1] += 1
+            if entry[1] % every:
+                return titan_apply(cmd)
             started = clock()
             events = titan_apply(cmd)
             elapsed = clock() - started
-            hist = by_type.get(type(cmd))
-            if hist is None:
-                hist = by_type[type(cmd)] = match[type(cmd).__name__] = Buckets(bounds)
+            hist = entry[0]
             hist.counts[bisect_left(bounds, elapsed)] += 1  # Buckets.observe, inlined
             hist.total += elapsed
             return events
