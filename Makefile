@@ -55,11 +55,10 @@ unit: $(STAMP) tools
 
 test: lint typecheck unit
 
+# The whole suite: our benchmarks and the peers side by side (each peer in its own
+# throwaway environment), results and chart in bench/results/ (see bench/suite.py).
 bench: $(STAMP)
-	$(PY) bench/titan.py
-	$(PY) bench/oracle.py
-	$(PY) bench/sentinel.py
-	$(PY) bench/e2e.py
+	$(PY) bench/suite.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .prometheus

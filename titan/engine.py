@@ -272,6 +272,47 @@ class Engine:
         (seq, ts, symbol, account, oid, side, qty, price, otype, tif, stop, working,
          reduce_only, coid, stp) = cmd  # fmt: skip
         ss = self._symbols.get(symbol) if type(symbol) is str else None
+        # Fast path: a plain GTC limit order (the bulk of any flow) that certainly passes
+        # every rule of validate_new and does not cross rests at once. Anything else, or
+        # any doubt, takes the full path below, which decides and words the rejection.
+        if (
+            otype is LIMIT and tif is GTC and stp is STP_NONE and working is CONTRACT
+            and ss is not None and stop == 0 and type(stop) is int and coid == ""
+            and type(coid) is str and reduce_only is False
+            and type(qty) is int and type(price) is int and type(oid) is int
+            and type(account) is int and 0 < qty <= MAX_VALUE and 0 < price <= MAX_VALUE
+            and 0 < oid <= MAX_VALUE and 0 <= account <= MAX_VALUE
+            and oid not in self._orders
+        ):  # fmt: skip
+            spec = ss.spec
+            book = ss.book
+            if side is BUY:
+                keys = book.ask_keys
+                crosses = keys and keys[-1] >= -price
+            elif side is SELL:
+                keys = book.bid_keys
+                crosses = keys and keys[-1] >= price
+            else:
+                crosses = True
+            if (
+                not crosses and not qty % spec.lot and not price % spec.tick
+                and not (spec.max_qty and qty > spec.max_qty)
+                and not (spec.min_notional and price * qty < spec.min_notional)
+                and not spec.band_bps
+            ):  # fmt: skip
+                o = Order(oid, account, symbol, side, LIMIT, GTC, price, qty, 0, CONTRACT,
+                          False, "", STP_NONE)  # fmt: skip
+                ss.open_qty += qty
+                self._priority += 1
+                o.priority = self._priority
+                book.append(o)
+                self._index(o)
+                return [
+                    _tuple_new(
+                        Accepted,
+                        (seq, ts, symbol, oid, account, side, LIMIT, GTC, price, qty, 0, ""),
+                    )
+                ]
         if ss is None:
             return self._reject(cmd, Request.NEW, R.UNKNOWN_SYMBOL)
         # Normalise enum fields to their members; the identity tests are the fast path
