@@ -22,10 +22,12 @@ Parts, in order (``--parts`` picks some; all by default):
 - ``recovery``: Oracle's snapshot + tail and full replay against ``matching-engine``'s
   own journal recovery on the same commands (``bench/peers/recovery_worker.py``).
 
-Then ``<out>/summary.json`` (every comparison as a ratio: median and range of
-same-run, interleaved trials, its target and whether it is met; the machine) and
-``<out>/comparison.png`` (``bench/chart.py``). A part that fails is reported by name
-and the suite exits 1 after running the others; figures of the other parts are kept.
+Then ``<out>/summary.json`` (every comparison as a ratio: median and range of same-run,
+interleaved trials, its target and whether it is met; the machine), built from every
+part's results in ``<out>`` (a part not run this time contributes the results it left
+there before), and ``<out>/comparison.png`` (``bench/peers/chart.py``). A part that
+fails is reported by name and the suite exits 1 after running the others; figures of the
+other parts are kept.
 The environments live in a temporary folder removed at the end unless ``--envs`` names
 one (reused while complete) or ``--keep-envs`` is given.
 """
@@ -51,6 +53,7 @@ PEER_PARTS = ("match", "store", "recovery")
 PARTS = OWN_PARTS + PEER_PARTS
 MATCH_PEERS = ("matching-engine", "pyorderbook", "lightmatchingengine")
 FLOWS = ("lobster", "synthetic")
+RESULT_FILES = (*OWN_PARTS, "peers-match", "peers-store", "peers-recovery")
 
 # Small sizes for --quick (the suite's own test); the defaults are each script's own.
 QUICK_ARGS: dict[str, list[str]] = {
@@ -219,6 +222,11 @@ class Suite:
             elif self.args.keep_envs:
                 _log(f"environments kept in {self.envs_dir}")
         machine["loadavg_1m_end"] = machine_info().get("loadavg_1m")
+        for name in RESULT_FILES:  # parts not run now keep their last results in --out
+            earlier = self.out / f"{name}.json"
+            if name not in self.results and name not in self.failures and earlier.exists():
+                self.results[name] = json.loads(earlier.read_text())
+                _log(f"{name}: not run now; summarising the results already in {earlier}")
         from summary import summarise
 
         summary = summarise(self.results, machine, quick=self.args.quick)

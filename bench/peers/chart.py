@@ -24,7 +24,7 @@ def render(summary: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     rows = summary["rows"]
     height = 1.2 + 0.42 * max(len(rows), 1)
@@ -34,32 +34,35 @@ def render(summary: dict[str, Any], path: Path) -> None:
         ax.set_axis_off()
     else:
         ys = list(range(len(rows)))[::-1]
-        medians = [r["ratio"]["median"] for r in rows]
-        lows = [r["ratio"]["median"] - r["ratio"]["min"] for r in rows]
-        highs = [r["ratio"]["max"] - r["ratio"]["median"] for r in rows]
-        colours = [GROUP_COLOURS.get(r["group"], "#777777") for r in rows]
-        ax.barh(ys, medians, color=colours, height=0.62, xerr=[lows, highs], capsize=3)
+        # Ratios of a thousand and more (Sentinel's index against a full scan) would
+        # squash every other bar: the axis ends past the largest of the rest and the
+        # targets, and a longer bar is cut there with its figure written beside it.
+        modest = [r["ratio"]["max"] for r in rows if r["ratio"]["max"] < 1000]
+        targets = [r["target"] for r in rows if r["target"] is not None]
+        right = max([*modest, *targets, 1.0]) * 3
+        left = min(min(r["ratio"]["min"] for r in rows), 1.0) / 1.6
         for y, r in zip(ys, rows, strict=True):
+            q = r["ratio"]
+            colour = GROUP_COLOURS.get(r["group"], "#777777")
+            cut = q["median"] > right
+            ax.barh(y, min(q["median"], right), color=colour, height=0.62)
+            if not cut:
+                ax.errorbar(
+                    q["median"], y, xerr=[[q["median"] - q["min"]], [q["max"] - q["median"]]],
+                    color="black", capsize=3, linewidth=1,
+                )  # fmt: skip
             if r["target"] is not None:
                 ax.plot(r["target"], y, marker="D", color="black", markersize=5)
-            ax.text(
-                max(r["ratio"]["max"], r["ratio"]["median"]) * 1.08,
-                y,
-                f"{r['ratio']['median']:.2f}x",
-                va="center",
-                fontsize=8,
-            )
+            text = f"{q['median']:,.2f}x" + (" (off scale)" if cut else "")
+            x = 1.1 if cut else max(q["max"], q["median"]) * 1.08
+            ax.text(x, y, text, va="center", fontsize=8, color="white" if cut else "black")
         ax.set_yticks(ys)
         ax.set_yticklabels([r["comparison"] for r in rows], fontsize=8)
         ax.set_xscale("log")
-        times = FuncFormatter(lambda v, _pos: f"{v:g}x")
-        ax.xaxis.set_major_formatter(times)
-        ax.xaxis.set_minor_formatter(times)
-        ax.tick_params(axis="x", which="minor", labelsize=7)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.axvline(1.0, color="#444444", linewidth=1)
-        lo = min(min(r["ratio"]["min"] for r in rows), 1.0)
-        hi = max(max(r["ratio"]["max"] for r in rows), *(r["target"] or 1 for r in rows))
-        ax.set_xlim(lo / 1.6, hi * 2.2)
+        ax.set_xlim(left, right)
         ax.set_xlabel("ours / peer (higher: ours better; 1x = parity; diamond = target)")
         m = summary.get("machine", {})
         ax.set_title(

@@ -160,12 +160,16 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         "| comparison | ours | peer | ours/peer, median (range) | target | met |",
         "|---|---:|---:|---:|---:|:---:|",
     ]
+    def x(v: float) -> str:
+        return f"{v:,.2f}" if v < 100 else f"{v:,.0f}"
+
     for r in rows:
         q = r["ratio"]
         target = "" if r["target"] is None else f">= {r['target']:g}x"
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        spread = x(q["median"]) if q["min"] == q["max"] else f"{x(q['min'])}-{x(q['max'])}"
         lines.append(
-            f"| {r['comparison']} | {r['ours']} | {r['peer']} | {q['median']:.2f}x "
-            f"({q['min']:.2f}-{q['max']:.2f}) | {target} | {met} |"
+            f"| {r['comparison']} | {r['ours']} | {r['peer']} | {x(q['median'])}x "
+            f"({spread}) | {target} | {met} |"
         )
     return lines
