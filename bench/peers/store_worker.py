@@ -57,8 +57,8 @@ Timed from opening the store to the last record decoded into an object. Records 
 streamed, as a replay consumes them: each decoded object is dropped when the next one
 arrives (``drain``: ``deque(enumerate(...), maxlen=1)``, a loop in C, so no per-record
 Python code of the benchmark's own is timed), the collector enabled. (Holding all
-decoded records in one list instead makes the cyclic collector's full passes dominate:
-at 200,000 records ours read 40k records/s so, 239k/s streamed.)
+decoded records in one list instead lets the cyclic collector's full passes dominate: at
+200,000 records ours read 40k records/s that way, 239k/s streamed.)
 
 - ``raw``: the trial's *journal* directory (ours), so both read the same files: the
   journal's read-only RocksDB open (``oracle.rocks._open_read_only``), the records
@@ -67,8 +67,8 @@ at 200,000 records ours read 40k records/s so, 239k/s streamed.)
   ceiling. (The raw append directory is not read back: ``run_raw`` closes without
   flushing the column families, so its records sit in the write-ahead log, and a read
   would time RocksDB's log recovery instead of reading SST files.)
-- ``ours``: ``Journal.open(path, read_only=True)`` and ``list(journal.records())``: keys,
-  gaps and the hash chain checked, every body decoded to a ``Record``.
+- ``ours``: ``Journal.open(path, read_only=True)`` and ``journal.records()`` drained:
+  keys, gaps and the hash chain checked, every body decoded to a ``Record``.
 - ``eventsourcing``: a new ``SQLiteDatastore`` on the file, ``EventStore.get`` of the
   market's originator id: one ``select_events`` (every stored event ordered by version,
   fetched into a list of StoredEvent objects: the package's own design) mapped back

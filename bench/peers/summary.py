@@ -160,6 +160,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         "| comparison | ours | peer | ours/peer, median (range) | target | met |",
         "|---|---:|---:|---:|---:|:---:|",
     ]
+
     def x(v: float) -> str:
         return f"{v:,.2f}" if v < 100 else f"{v:,.0f}"
 
