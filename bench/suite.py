@@ -71,6 +71,7 @@ sys.path[:0] = [str(ROOT), str(PEERS)]
 from envs import ENVS, EnvError, make_env, worker_env  # noqa: E402
 from stream import Stream, derive  # noqa: E402
 
+from exchange.errors import UserError  # noqa: E402
 from exchange.measure import machine_info  # noqa: E402
 
 
@@ -151,7 +152,7 @@ class Suite:
     def attempt(self, name: str, fn: Any, *a: Any) -> Any:
         try:
             return fn(*a)
-        except (PartFailed, EnvError, AssertionError, OSError) as exc:
+        except (PartFailed, EnvError, AssertionError, OSError, UserError) as exc:
             self.failures[name] = str(exc)
             _log(f"{name} FAILED: {exc}")
             return None
@@ -206,15 +207,16 @@ class Suite:
             for part in OWN_PARTS:
                 if part in parts:
                     self.attempt(part, self.own, part)
-            streams: dict[str, Path] = {}
+            streams: dict[str, Path] | None = None
             if {"match", "recovery"} & set(parts):
-                streams = build_streams(self.args.quick, self.scratch)
-                self.save("streams", {k: stream_info(v) for k, v in streams.items()})
-            if "match" in parts:
+                streams = self.attempt("streams", build_streams, self.args.quick, self.scratch)
+                if streams is not None:
+                    self.save("streams", {k: stream_info(v) for k, v in streams.items()})
+            if "match" in parts and streams is not None:
                 self.match(streams)
             if "store" in parts:
                 self.attempt("store", self.store)
-            if "recovery" in parts:
+            if "recovery" in parts and streams is not None:
                 self.attempt("recovery", self.recovery, streams)
         finally:
             if self.args.envs is None and not self.args.keep_envs:
