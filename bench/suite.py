@@ -69,7 +69,7 @@ if sys.path and Path(sys.path[0]).resolve() == HERE:
 sys.path[:0] = [str(ROOT), str(PEERS)]
 
 from envs import ENVS, EnvError, make_env, worker_env  # noqa: E402
-from stream import Stream, derive  # noqa: E402
+from stream import derive  # noqa: E402
 
 from exchange.errors import UserError  # noqa: E402
 from exchange.measure import machine_info  # noqa: E402
@@ -100,13 +100,15 @@ def run_json(cmd: list[str], name: str) -> dict[str, Any]:
     return out
 
 
-def build_streams(quick: bool, scratch: Path) -> dict[str, Path]:
-    """Derive and save the neutral stream of each flow; their paths."""
+def build_streams(quick: bool, scratch: Path) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Derive and save the neutral stream of each flow; their paths, and what each holds
+    and dropped."""
     from exchange.config import default_specs
     from exchange.flow import OrderFlow
     from exchange.lobster import build_commands
 
     paths: dict[str, Path] = {}
+    info: dict[str, Any] = {}
     flow = build_commands(
         LOBSTER / "AAPL_2012-06-21_0930-1030_message.csv",
         LOBSTER / "AAPL_2012-06-21_0930-1030_orderbook_1.csv",
@@ -121,13 +123,9 @@ def build_streams(quick: bool, scratch: Path) -> dict[str, Path]:
     for s in streams:
         paths[s.name] = scratch / f"{s.name}.stream"
         s.save(paths[s.name])
+        info[s.name] = {"seed": len(s.seed), "commands": len(s.commands), "source": s.source}
         _log(f"stream {s.name}: {len(s.seed):,} seed + {len(s.commands):,} timed commands")
-    return paths
-
-
-def stream_info(path: Path) -> dict[str, Any]:
-    s = Stream.load(path)
-    return {"seed": len(s.seed), "commands": len(s.commands), "source": s.source}
+    return paths, info
 
 
 class Suite:
@@ -209,9 +207,10 @@ class Suite:
                     self.attempt(part, self.own, part)
             streams: dict[str, Path] | None = None
             if {"match", "recovery"} & set(parts):
-                streams = self.attempt("streams", build_streams, self.args.quick, self.scratch)
-                if streams is not None:
-                    self.save("streams", {k: stream_info(v) for k, v in streams.items()})
+                built = self.attempt("streams", build_streams, self.args.quick, self.scratch)
+                if built is not None:
+                    streams, info = built
+                    self.save("streams", info)
             if "match" in parts and streams is not None:
                 self.match(streams)
             if "store" in parts:

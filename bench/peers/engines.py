@@ -17,7 +17,7 @@ from collections.abc import Callable
 from importlib import import_module, metadata
 from typing import Any
 
-from stream import CANCEL, NEW, Book, Op, Stream, full_depth, permissive_specs, titan_commands
+from stream import NEW, Book, Op, Stream, full_depth, permissive_specs, titan_commands
 
 
 class Runner:
@@ -83,7 +83,6 @@ class MatchingEngineRunner(Runner):
     def __init__(self, stream: Stream) -> None:
         super().__init__(stream)
         me = import_module("matching_engine")
-        self.me = me
         sides = (me.Side.BUY, me.Side.SELL)
         stp = me.SelfTradePrevention.NONE
         seqs = [0] * len(self.names)
@@ -252,4 +251,4 @@ RUNNERS: dict[str, type[Runner]] = {
     for r in (TitanRunner, MatchingEngineRunner, PyOrderbookRunner, LightMatchingEngineRunner)
 }
 
-__all__ = ["CANCEL", "NEW", "RUNNERS", "Runner"]
+__all__ = ["RUNNERS", "Runner", "matching_engine_book"]

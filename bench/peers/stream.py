@@ -54,14 +54,12 @@ from titan import (
     TimeInForce,
     Trade,
 )
+from titan.validation import CONDITIONAL_TYPES
 
 NEW = 0
 CANCEL = 1
 BUY = 0
 SELL = 1
-CONDITIONAL = frozenset(
-    {OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET}
-)
 
 Op = tuple[int, ...]
 Book = tuple[list[tuple[int, int]], list[tuple[int, int]]]  # bids, asks: (price, qty) best first
@@ -120,24 +118,31 @@ class _Deriver:
     def _resting(self, neutral_id: int) -> bool:
         return self.engine.order(neutral_id) is not None  # no conditional order ever rests
 
-    def _new(self, out: list[Op], c: NewOrder, price: int, qty: int, tif: TimeInForce) -> bool:
-        """Place ``c`` (re-priced) on the reference engine; emit a NEW if it is accepted."""
+    def _place(self, c: NewOrder, **changes: Any) -> tuple[int, list[Any]]:
+        """Apply ``c`` on the reference under the next neutral id, as the peers would
+        take it (no reduce-only, client id or self-trade prevention); (id, events)."""
         oid = self.next_id
         events = self._apply(
-            c._replace(
-                order_id=oid, price=price, qty=qty, type=OrderType.LIMIT, tif=tif,
-                reduce_only=False, client_order_id="", stp=StpMode.NONE,
-            )
+            c._replace(order_id=oid, reduce_only=False, client_order_id="", stp=StpMode.NONE,
+                       **changes)
         )  # fmt: skip
-        if events and type(events[0]) is Rejected:
-            self._drop(f"rejected {events[0].reason}")
-            return False
+        return oid, events
+
+    def _emit(self, out: list[Op], c: NewOrder, oid: int, price: int, qty: int) -> None:
+        """Record the NEW that ``oid`` became, and consume the id."""
         self.next_id += 1
         side = BUY if c.side is Side.BUY else SELL
         out.append((NEW, self.sym[c.symbol], oid, side, price, qty, c.account))
         if self._resting(oid):
             self.ids[c.order_id] = oid
-        return True
+
+    def _new(self, out: list[Op], c: NewOrder) -> None:
+        """A GTC limit order: a NEW unless the reference rejects it."""
+        oid, events = self._place(c, type=OrderType.LIMIT, tif=TimeInForce.GTC)
+        if events and type(events[0]) is Rejected:
+            self._drop(f"rejected {events[0].reason}")
+        else:
+            self._emit(out, c, oid, c.price, c.qty)
 
     def _cancel(self, out: list[Op], symbol: str, account: int, neutral_id: int) -> None:
         events = self._apply(Cancel(0, 0, symbol, account, neutral_id))
@@ -146,6 +151,8 @@ class _Deriver:
         out.append((CANCEL, self.sym[symbol], neutral_id, account))
 
     def add(self, out: list[Op], c: Command) -> None:
+        """Append the neutral ops of ``c``. ``ids`` may keep entries of orders that have
+        since filled or been cancelled: every use looks the order up on the reference."""
         if type(c) is NewOrder:
             self._add_new(out, c)
         elif type(c) is Cancel:
@@ -162,55 +169,34 @@ class _Deriver:
                 self._drop("amend of an order not resting")
                 return
             self._cancel(out, c.symbol, view.account, nid)
-            new = NewOrder(0, 0, c.symbol, view.account, c.order_id, view.side, c.qty, c.price)
-            self._new(out, new, c.price, c.qty, TimeInForce.GTC)
+            self._new(out, NewOrder(0, 0, c.symbol, view.account, c.order_id, view.side,
+                                    c.qty, c.price))  # fmt: skip
         elif type(c) is CancelAll:
-            mine = sorted(o.order_id for o in self.engine.open_orders(c.account, c.symbol))
-            for nid in mine:
-                if self._resting(nid):
-                    self._cancel(out, c.symbol, c.account, nid)
-            self.ids = {k: v for k, v in self.ids.items() if self._resting(v)}
+            for view in self.engine.open_orders(c.account, c.symbol):  # by order id
+                self._cancel(out, c.symbol, c.account, view.order_id)
         else:
             self._drop(type(c).__name__)
 
     def _add_new(self, out: list[Op], c: NewOrder) -> None:
-        if c.type in CONDITIONAL:
+        if c.type in CONDITIONAL_TYPES:
             self._drop(f"{c.type} order")
-            return
-        aggressive = c.type is OrderType.MARKET or c.tif in (TimeInForce.IOC, TimeInForce.FOK)
-        if not aggressive:
-            if c.tif is TimeInForce.GTX:
-                self._post_only(out, c)
+        elif c.type is OrderType.MARKET or c.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            # Run as it is on the reference: an IOC/FOK or market order leaves nothing
+            # resting, so its fills alone are its effect.
+            oid, events = self._place(c)
+            trades = [e for e in events if type(e) is Trade]
+            if trades:
+                self._emit(out, c, oid, trades[-1].price, sum(t.qty for t in trades))
             else:
-                self._new(out, c, c.price, c.qty, TimeInForce.GTC)
-            return
-        # Run it as it is on a copy-free probe: the reference engine itself. An IOC/FOK or
-        # market order leaves nothing resting, so its fills alone are its effect.
-        oid = self.next_id
-        events = self._apply(
-            c._replace(order_id=oid, reduce_only=False, client_order_id="", stp=StpMode.NONE)
-        )
-        trades = [e for e in events if type(e) is Trade]
-        if not trades:
-            self._drop("aggressive order that filled nothing")
-            return
-        self.next_id += 1
-        side = BUY if c.side is Side.BUY else SELL
-        filled = sum(t.qty for t in trades)
-        out.append((NEW, self.sym[c.symbol], oid, side, trades[-1].price, filled, c.account))
-
-    def _post_only(self, out: list[Op], c: NewOrder) -> None:
-        oid = self.next_id
-        events = self._apply(
-            c._replace(order_id=oid, reduce_only=False, client_order_id="", stp=StpMode.NONE)
-        )
-        if not self._resting(oid):
-            self._drop(f"post-only order that did not rest ({type(events[-1]).__name__})")
-            return
-        self.next_id += 1
-        side = BUY if c.side is Side.BUY else SELL
-        out.append((NEW, self.sym[c.symbol], oid, side, c.price, c.qty, c.account))
-        self.ids[c.order_id] = oid
+                self._drop("aggressive order that filled nothing")
+        elif c.tif is TimeInForce.GTX:
+            oid, events = self._place(c)
+            if self._resting(oid):
+                self._emit(out, c, oid, c.price, c.qty)
+            else:
+                self._drop(f"post-only order that did not rest ({type(events[-1]).__name__})")
+        else:
+            self._new(out, c)
 
 
 def derive(
