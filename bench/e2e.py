@@ -5,11 +5,11 @@ Usage::
     python bench/e2e.py [--json] [--orders N] [--repeat N] [--queue N] [--batch N]
                         [--rate R] [--metrics on|off|both] [--dir DIR] [--profile]
 
-Workload: the seeded synthetic order flow (:class:`exchange.flow.OrderFlow`, the default
+Workload: the seeded synthetic order flow (:class:`exchange.flow.synthetic.OrderFlow`, the default
 symbols, 16 accounts) turned into venue inputs -- Titan's mark prices become Sentinel
 ``MarkPrice`` inputs, and each account first gets a deposit -- built before any timing.
-Each trial runs a fresh :class:`exchange.sequencer.Sequencer` over a fresh
-:class:`sentinel.venue.Venue` and a fresh RocksDB journal in ``sync`` durability (every
+Each trial runs a fresh :class:`exchange.runtime.sequencer.Sequencer` over a fresh
+:class:`venue.venue.Venue` and a fresh RocksDB journal in ``sync`` durability (every
 batch fsynced before anything is acknowledged), with checkpoints every 10,000 records
 and snapshots every 100,000 as ``exchange run`` does. With metrics on, everything
 ``exchange run`` adds for them: the timing probes on Titan and the mark-price path, the
@@ -48,22 +48,20 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)  # bench/ is not a package; import the installed project instead
+from measure import machine_info, percentile
 
-from exchange.config import default_contracts
-from exchange.flow import OrderFlow
-from exchange.machines import venue_genesis
-from exchange.measure import machine_info, percentile
-from exchange.metrics import MetricsServer
-from exchange.runtime import tune_gc
-from exchange.sequencer import Sequencer
-from exchange.telemetry import Telemetry
+from exchange.config.symbols import default_contracts
+from exchange.flow.synthetic import OrderFlow
+from exchange.metrics.exporter import MetricsServer
+from exchange.metrics.telemetry import Telemetry
+from exchange.runtime.gc_tuning import tune_gc
+from exchange.runtime.machines import venue_genesis
+from exchange.runtime.sequencer import Sequencer
 from oracle import Journal
 from sentinel.commands import Deposit, MarkPrice
 from sentinel.units import MONEY_ONE
-from sentinel.venue import Venue
 from titan.commands import Amend, Cancel, NewOrder, SetMarkPrice
+from venue.venue import Venue
 
 ACCOUNTS = 16
 

@@ -7,8 +7,9 @@ Usage (``make bench`` runs the first)::
 
 Parts, in order (``--parts`` picks some; all by default):
 
-- ``titan``, ``oracle``, ``sentinel``, ``e2e``: ``bench/<part>.py --json`` with its own
-  defaults (``--quick``: small sizes), each JSON object saved as ``<out>/<part>.json``.
+- ``titan``, ``oracle``, ``sentinel``, ``e2e``: ``bench/<part>_bench.py --json``
+  (``bench/e2e.py``) with its own defaults (``--quick``: small sizes), each JSON object
+  saved as ``<out>/<part>.json``.
 - ``match``: Titan against ``matching-engine`` 0.1.1, ``pyorderbook`` and
   ``lightmatchingengine`` on two flows -- the LOBSTER hour (AAPL 2012-06-21
   09:30-10:30) and the synthetic deep-book flow -- turned into one neutral stream each
@@ -49,6 +50,13 @@ ROOT = HERE.parent
 PEERS = HERE / "peers"
 LOBSTER = ROOT.parent / "shared" / "data" / "lobster"
 OWN_PARTS = ("titan", "oracle", "sentinel", "e2e")
+# each part's script (named so that none shadows a package of the project)
+SCRIPTS = {
+    "titan": "titan_bench.py",
+    "oracle": "oracle_bench.py",
+    "sentinel": "sentinel_bench.py",
+    "e2e": "e2e.py",
+}
 PEER_PARTS = ("match", "store", "recovery")
 PARTS = OWN_PARTS + PEER_PARTS
 MATCH_PEERS = ("matching-engine", "pyorderbook", "lightmatchingengine")
@@ -64,15 +72,13 @@ QUICK_ARGS: dict[str, list[str]] = {
     "e2e": ["--orders", "5000", "--repeat", "1", "--rate", "5000"],
 }  # fmt: skip
 
-if sys.path and Path(sys.path[0]).resolve() == HERE:
-    sys.path.pop(0)  # bench/ is not a package; titan.py here would shadow Titan
-sys.path[:0] = [str(ROOT), str(PEERS)]
+sys.path.insert(0, str(PEERS))  # the peer helpers (envs, stream) are plain modules
 
 from envs import ENVS, EnvError, make_env, worker_env  # noqa: E402
+from measure import machine_info  # noqa: E402
 from stream import derive  # noqa: E402
 
 from exchange.errors import UserError  # noqa: E402
-from exchange.measure import machine_info  # noqa: E402
 
 
 def _log(msg: str) -> None:
@@ -103,9 +109,9 @@ def run_json(cmd: list[str], name: str) -> dict[str, Any]:
 def build_streams(quick: bool, scratch: Path) -> tuple[dict[str, Path], dict[str, Any]]:
     """Derive and save the neutral stream of each flow; their paths, and what each holds
     and dropped."""
-    from exchange.config import default_specs
-    from exchange.flow import OrderFlow
-    from exchange.lobster import build_commands
+    from exchange.config.symbols import default_specs
+    from exchange.flow.synthetic import OrderFlow
+    from exchange.lobster.replay import build_commands
 
     paths: dict[str, Path] = {}
     info: dict[str, Any] = {}
@@ -160,7 +166,7 @@ class Suite:
         (self.out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
 
     def own(self, part: str) -> None:
-        cmd = [sys.executable, str(HERE / f"{part}.py"), "--json"]
+        cmd = [sys.executable, str(HERE / SCRIPTS[part]), "--json"]
         if self.args.quick:
             cmd += QUICK_ARGS[part]
         self.save(part, run_json(cmd, part))

@@ -1,5 +1,5 @@
 """``python -m exchange`` runs the CLI."""
 
-from exchange.cli import main
+from exchange.cli.main import main
 
 raise SystemExit(main())

@@ -6,7 +6,7 @@ head, kept outside the store so that a store which lost its tail (a truncated or
 write-ahead log) is caught instead of silently resuming from an older state.
 
 :class:`MemoryBackend` is exact but volatile: tests and in-process replays use it.
-:class:`oracle.rocks.RocksBackend` is the durable one. Both pass ``tests/test_oracle_contract.py``.
+:class:`oracle.rocks.RocksBackend` is the durable one. Both pass ``tests/oracle/test_contract.py``.
 """
 
 from __future__ import annotations

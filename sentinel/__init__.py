@@ -7,7 +7,7 @@ and Sentinel: ``Venue(contracts).apply(command) -> events``.
 from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType, Withdraw
 from sentinel.contracts import Contract, contract_from_terms
 from sentinel.ledger import FUND, Sentinel
-from sentinel.venue import Venue
+from venue.venue import Venue
 
 __all__ = [
     "FUND",

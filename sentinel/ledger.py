@@ -1,7 +1,7 @@
 """Sentinel's ledger: wallets, positions, clearing, margin, funding and the liquidation index.
 
 Pure and deterministic like Titan: integers only, no clock, no randomness. The venue
-(:mod:`sentinel.venue`) feeds it Titan's events and asks it what to liquidate.
+(:mod:`venue.venue`) feeds it Titan's events and asks it what to liquidate.
 
 Model (one-way mode, Binance USDⓈ-M)
 ------------------------------------

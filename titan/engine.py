@@ -671,7 +671,7 @@ class Engine:
         else:
             return self._reject(cmd, Request.CANCEL, R.INVALID_ORDER_ID)
         # _owned and _remove_open inlined: cancels are half of real order flow and the
-        # two calls cost about 5% of LOBSTER throughput (bench/titan.py).
+        # two calls cost about 5% of LOBSTER throughput (bench/titan_bench.py).
         if o is None or o.symbol != symbol:
             return self._reject(cmd, Request.CANCEL, R.UNKNOWN_ORDER)
         if o.account != account:

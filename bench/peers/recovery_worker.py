@@ -10,7 +10,7 @@ the repository on PYTHONPATH)::
 Both journals hold the stream's seed and timed commands (all of them, one record per
 command), written untimed and durably (fsync per batch of ``--batch``, default 1024):
 
-- ours: :func:`exchange.recorder.journal_commands` into a RocksDB :class:`oracle.Journal`
+- ours: :func:`exchange.runtime.recorder.journal_commands` into a RocksDB :class:`oracle.Journal`
   (sync durability) on Titan with the stream's permissive rules, a snapshot every
   ``--snapshot-every`` records (default 100,000), and a second journal without
   snapshots for the full replay;
@@ -47,8 +47,8 @@ from engines import MatchingEngineRunner, matching_engine_book
 from match_worker import _stats
 from stream import Book, Stream, full_depth, permissive_specs, titan_commands
 
-from exchange.machines import TitanFactory, titan_genesis
-from exchange.recorder import journal_commands
+from exchange.runtime.machines import TitanFactory, titan_genesis
+from exchange.runtime.recorder import journal_commands
 from oracle import Durability, Journal
 from oracle.replay import rebuild
 from titan import Engine

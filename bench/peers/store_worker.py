@@ -11,10 +11,10 @@ one-line message on stderr when a check fails, 2 on bad arguments.
 
 Workload (built before any timing, the same records for all three systems)
 ------------------------------------------------------------------------------
-``build_workload`` of ``bench/oracle.py`` (imported by file path): ``--records`` commands
+``build_workload`` of ``bench/oracle_bench.py`` (imported by file path): ``--records`` commands
 (default 200,000) of the synthetic Titan flow (seed ``--seed``, default 1) executed once,
 each turned into an :class:`oracle.Record` ``(seq, ts, input, events, checkpoint)`` as
-:mod:`exchange.recorder` builds it (a state-hash checkpoint every 10,000th record), cut
+:mod:`exchange.runtime.recorder` builds it (a state-hash checkpoint every 10,000th record), cut
 into batches of ``--batch`` records (default 1024), plus every record's stored bytes
 pre-encoded as ``Journal.append`` writes them (the raw ceiling's input). For
 eventsourcing, one :class:`MarketRecorded` per record carrying the same content: a frozen
@@ -32,7 +32,7 @@ untimed), so no system's fsyncs pay for the previous system's dirty pages, and
 ``gc.collect()`` runs. Timed: from the first batch to the return of the last durable
 commit; opening, creating tables, closing and deleting are not timed.
 
-- ``raw``: ``run_raw`` of bench/oracle.py: plain rocksdict with the journal's own options,
+- ``raw``: ``run_raw`` of bench/oracle_bench.py: plain rocksdict with the journal's own options,
   one ``WriteBatch`` per batch of the pre-encoded records plus the head, written with
   ``sync=True``. The same bytes as ours, minus our Python: the ceiling.
 - ``ours``: ``run_ours(..., Durability.SYNC, ...)``: ``Journal.append`` per batch
@@ -97,7 +97,7 @@ peer records/s within one trial (peer seconds / our seconds), also ``{"median", 
   ``append_vs_raw_met`` (each judged on the median ratio);
 - ``bytes_per_record``: ``raw``, ``ours``, ``eventsourcing``: every file in the last
   trial's append directory after closing, over the records, and ``disk``: those bytes
-  split by bench/oracle.py's ``dir_usage`` (``sst``, ``wal`` = RocksDB ``*.log``,
+  split by bench/oracle_bench.py's ``dir_usage`` (``sst``, ``wal`` = RocksDB ``*.log``,
   ``other``, ``files``, ``total``). Ours: memtables flushed at close into LZ4 SST files,
   no compaction; raw: still in the uncompressed write-ahead log (see above); SQLite: the
   database file alone (the last connection's close checkpoints and removes the WAL);
@@ -110,7 +110,7 @@ peer records/s within one trial (peer seconds / our seconds), also ``{"median", 
   ``sqlite3.sqlite_version``);
 - ``records``, ``batch``, ``repeat``, ``seed``, ``checkpoint_every``, ``build_seconds``,
   ``total_seconds``;
-- ``machine``: bench/oracle.py's ``machine_info`` plus ``loadavg_1m_end``;
+- ``machine``: bench/oracle_bench.py's ``machine_info`` plus ``loadavg_1m_end``;
 - ``trials``: per trial ``append_seconds`` and ``replay_seconds``, each
   ``{"raw", "ours", "eventsourcing"}``.
 """
@@ -147,7 +147,7 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteConnection, SQLi
 
 
 def _load_bench_oracle() -> Any:
-    """bench/oracle.py as a module (it puts the repository root on sys.path itself)."""
+    """bench/oracle_bench.py as a module (it puts the repository root on sys.path itself)."""
     path = Path(__file__).resolve().parents[1] / "oracle.py"
     spec = importlib.util.spec_from_file_location("bench_oracle", path)
     if spec is None or spec.loader is None:
@@ -167,9 +167,9 @@ from oracle.codec import decode_body, encode_body  # noqa: E402
 from oracle.rocks import _open_read_only  # noqa: E402
 
 RECORDS_DEFAULT = 200_000
-CHECKPOINT_EVERY = 10_000  # bench/oracle.py's default
+CHECKPOINT_EVERY = 10_000  # bench/oracle_bench.py's default
 TARGET_VS_EVENTSOURCING = 3.0
-TARGET_VS_RAW = bench_oracle.TARGET_SYNC_VS_RAW  # 0.8, as bench/oracle.py judges it
+TARGET_VS_RAW = bench_oracle.TARGET_SYNC_VS_RAW  # 0.8, as bench/oracle_bench.py judges it
 EVENTSOURCING_VERSION = "9.5.6"
 SYSTEMS = ("raw", "ours", "eventsourcing")
 SQLITE_FILE = "events.sqlite"

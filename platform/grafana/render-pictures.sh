@@ -9,7 +9,7 @@ METRICS=${METRICS:-9100}
 PROM=${PROM:-9190}
 TMP=$(mktemp -d)
 trap 'kill $RUN $PROMETHEUS $REPLAY 2>/dev/null || true; wait; rm -rf "$TMP"' EXIT
-.venv/bin/python -m exchange.replay_server --port 0 --quiet --live-times > "$TMP/replay.txt" &
+.venv/bin/python -m exchange.feeds.replay_server --port 0 --quiet --live-times > "$TMP/replay.txt" &
 REPLAY=$!
 sleep 2  # its first line is the ws:// URL
 .venv/bin/exchange run --feed binance --binance-url "$(head -n 1 "$TMP/replay.txt")" \

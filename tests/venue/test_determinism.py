@@ -1,0 +1,437 @@
+"""Determinism of the venue (Titan + Sentinel): equal command streams, equal events.
+
+A seeded ``random.Random`` builds a mixed venue stream over BTCUSDT and ETHUSDT: deposits,
+withdrawals, leverage and margin-type changes, limit (GTC, IOC, FOK, post-only), market,
+stop and take-profit orders, reduce-only orders, cancels, cancel-alls, amends, mark
+prices that walk and jump (liquidations, fund takeovers, ADL) and cross funding times
+with non-zero rates, and some invalid commands. This module proves that:
+
+- running it twice in one process gives identical events and state hash;
+- running it in fresh interpreters with ``PYTHONHASHSEED`` 0, 1, 12345 and ``random``
+  gives the same state hash and the same event digest (SHA-256 over the msgpack of every
+  event as a tuple), so nothing depends on string hashing or set order;
+- exporting and restoring the state at any point (also through the msgpack blob) and
+  running the rest gives the same events and hash as the uninterrupted run, even where
+  the rebuilt liquidation index differs from the one the uninterrupted run had;
+- restoring rejects tampered states with ValueError (sizes that do not sum to zero,
+  money that is not conserved, a position left crossed, an empty position);
+- every state the venue reaches can be restored (a pending stop order, large deposits).
+
+Run as a script (``python tests/venue/test_determinism.py SEED N``) it prints the
+digests of one run as JSON; the subprocess test uses that.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from test_sentinel_index import (
+    BTC,
+    ETH,
+    MID,
+    SPECS,
+    SYMBOLS,
+    T0,
+    Harness,
+    crossed_units,
+    make_contracts,
+    open_market,
+    started_units,
+)
+
+from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType, Withdraw
+from sentinel.ledger import FUND
+from sentinel.units import MAX_VALUE, money
+from titan.commands import Amend, Cancel, CancelAll, NewOrder
+from titan.enums import OrderType, Side, TimeInForce, WorkingType
+from venue.state import decode_venue_state, encode_venue_state
+from venue.venue import MAX_FUNDING_RATE, Venue
+
+SEED = 2  # a seed whose stream liquidates cross units in two symbols, too
+N_COMMANDS = 3_000
+INTERVAL = 8 * 3600 * 1000
+MM = 1
+USERS = tuple(range(2, 10))
+CONDITIONAL = [
+    OrderType.STOP,
+    OrderType.STOP_MARKET,
+    OrderType.TAKE_PROFIT,
+    OrderType.TAKE_PROFIT_MARKET,
+]
+
+
+def command_stream(seed: int, n: int) -> list[Any]:
+    """``n`` venue commands drawn from ``random.Random(seed)``; order ids are the seq."""
+    rng = random.Random(seed)
+    marks = dict(MID)
+    out: list[Any] = []
+    issued: list[tuple[int, str, int]] = []  # (order id, symbol, account)
+    ts = T0
+
+    def add(cls: type, *args: Any, **kwargs: Any) -> None:
+        nonlocal ts
+        ts += rng.randint(1, 2_000)
+        out.append(cls(len(out) + 1, ts, *args, **kwargs))
+
+    def price(symbol: str, bps: int) -> int:
+        tick = SPECS[symbol].tick
+        p = marks[symbol] * (10_000 + rng.randint(-bps, bps)) // 10_000
+        return max(p // tick * tick, tick)
+
+    def lots(symbol: str) -> int:
+        top = rng.choice([20, 200, 2_000]) if symbol == "BTCUSDT" else rng.choice([300, 30_000])
+        return rng.randint(1 if symbol == "BTCUSDT" else 2, top) * SPECS[symbol].lot
+
+    for sym in SYMBOLS:
+        add(MarkPrice, sym, marks[sym])
+    add(Deposit, MM, "USDT", money("50000000"))
+    for sym in SYMBOLS:
+        add(SetLeverage, MM, sym, 5)
+    for account in USERS:
+        add(Deposit, account, "USDT", money(rng.choice(["300", "1000", "3000", "20000"])))
+        for sym in SYMBOLS:
+            if rng.random() < 0.15:
+                add(SetMarginType, account, sym, True)
+            add(SetLeverage, account, sym, rng.choice([5, 10, 20, 20, 50]))
+    while len(out) < n:
+        symbol = rng.choice(SYMBOLS)
+        account = rng.choice((*USERS, MM, MM))
+        roll = rng.random()
+        if roll < 0.40:  # a limit order; the market maker quotes around the mark
+            side = rng.choice([Side.BUY, Side.SELL])
+            if account == MM:
+                sign = -1 if side is Side.BUY else 1
+                p = marks[symbol] * (10_000 + sign * rng.randint(1, 60)) // 10_000
+                p = p // SPECS[symbol].tick * SPECS[symbol].tick
+                tif = TimeInForce.GTC
+            else:
+                p = price(symbol, 120)
+                tif = rng.choice([TimeInForce.GTC] * 3 + [TimeInForce.IOC, TimeInForce.FOK,
+                                                           TimeInForce.GTX])  # fmt: skip
+            add(
+                NewOrder, symbol, account, len(out) + 1, side, lots(symbol), p,
+                tif=tif, reduce_only=account != MM and rng.random() < 0.1,
+            )  # fmt: skip
+            issued.append((len(out), symbol, account))
+        elif roll < 0.47:
+            add(
+                NewOrder, symbol, account, len(out) + 1, rng.choice([Side.BUY, Side.SELL]),
+                lots(symbol), 0, OrderType.MARKET, TimeInForce.IOC,
+                reduce_only=rng.random() < 0.2,
+            )  # fmt: skip
+        elif roll < 0.52:
+            otype = rng.choice(CONDITIONAL)
+            market = otype in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET)
+            add(
+                NewOrder, symbol, account, len(out) + 1, rng.choice([Side.BUY, Side.SELL]),
+                lots(symbol), 0 if market else price(symbol, 150), otype,
+                stop_price=price(symbol, 200),
+                working_type=rng.choice([WorkingType.CONTRACT_PRICE, WorkingType.MARK_PRICE]),
+                reduce_only=rng.random() < 0.3,
+            )  # fmt: skip
+            issued.append((len(out), symbol, account))
+        elif roll < 0.60 and issued:
+            oid, sym, acct = rng.choice(issued[-40:])
+            if rng.random() < 0.15:
+                add(CancelAll, sym, acct)
+            else:
+                add(Cancel, sym, acct if rng.random() < 0.9 else account, oid)
+        elif roll < 0.68 and issued:
+            oid, sym, acct = rng.choice(issued[-40:])
+            add(Amend, sym, acct, oid, price(sym, 100), lots(sym))
+        elif roll < 0.88:  # the mark walks, now and then jumps, funding times pass
+            bps = 3_000 if rng.random() < 0.04 else 700 if rng.random() < 0.2 else 80
+            m = marks[symbol] * (10_000 + rng.randint(-bps, bps)) // 10_000
+            marks[symbol] = min(max(m, MID[symbol] // 2), MID[symbol] * 2)
+            if rng.random() < 0.03:
+                ts = (ts // INTERVAL + 1) * INTERVAL + rng.randint(0, 60_000)
+            rate = rng.choice([0, 1, -1, 10_000, -25_000, 100_000, MAX_FUNDING_RATE])
+            add(MarkPrice, symbol, marks[symbol], rate)
+        elif roll < 0.94:
+            if rng.random() < 0.6:
+                add(Deposit, account, "USDT", money(rng.choice(["100", "1000", "5000"])))
+            else:
+                add(Withdraw, account, "USDT", money(rng.choice(["10", "500", "5000"])))
+        elif roll < 0.98:
+            if rng.random() < 0.5:
+                add(SetLeverage, account, symbol, rng.choice([1, 5, 20, 50, 125, 126]))
+            else:
+                add(SetMarginType, account, symbol, rng.random() < 0.5)
+        else:  # invalid now and then
+            add(
+                rng.choice([Deposit, Withdraw]),
+                rng.choice([FUND, -1, account]),
+                rng.choice(["USDT", "BTC"]),
+                rng.choice([0, -5, MAX_VALUE, 1]),
+            )
+    return out
+
+
+def run(commands: list[Any], venue: Venue | None = None) -> tuple[Venue, list[Any]]:
+    venue = venue if venue is not None else Venue(make_contracts())
+    events: list[Any] = []
+    for cmd in commands:
+        events += venue.apply(cmd)
+    return venue, events
+
+
+def event_digest(events: list[Any]) -> str:
+    h = hashlib.sha256()
+    for e in events:
+        h.update(msgpack.packb([type(e).__name__, *e], use_bin_type=True))
+    return h.hexdigest()
+
+
+def summary(seed: int, n: int) -> dict[str, Any]:
+    venue, events = run(command_stream(seed, n))
+    return {
+        "state_hash": venue.state_hash(),
+        "event_digest": event_digest(events),
+        "events": len(events),
+        "str_hash": hash("sentinel"),  # proves the interpreter's hash seed really differs
+    }
+
+
+@pytest.fixture(scope="module")
+def whole() -> tuple[list[Any], Venue, list[Any]]:
+    commands = command_stream(SEED, N_COMMANDS)
+    venue, events = run(commands)
+    return commands, venue, events
+
+
+def test_stream_exercises_the_venue(whole: tuple[list[Any], Venue, list[Any]]) -> None:
+    """The stream is not trivial: it trades, liquidates (through the book, the fund and
+    ADL), settles funding, triggers stops, trims reduce-only orders and refuses."""
+    commands, venue, events = whole
+    kinds = Counter(type(e).__name__ for e in events)
+    for kind, least in (
+        ("Trade", 200),
+        ("Amended", 10),
+        ("Triggered", 5),
+        ("Refused", 20),
+        ("Rejected", 10),
+        ("LiquidationStarted", 20),
+        ("InsuranceTakeover", 5),
+        ("AutoDeleveraged", 5),
+        ("FundingSettled", 10),
+        ("FundingPaid", 50),
+        ("ReduceOnlyCancelled", 1),
+    ):
+        assert kinds[kind] >= least, f"only {kinds[kind]} {kind} events: {kinds}"
+    two_symbol = isolated = 0
+    unit: tuple[Any, set[str]] | None = None
+    for e in events:
+        name = type(e).__name__
+        if name == "LiquidationStarted":
+            unit = (e, set())
+        elif name == "PositionChanged" and unit is not None and e.account == unit[0].account:
+            unit[1].add(e.symbol)
+        elif name == "LiquidationFinished" and unit is not None:
+            two_symbol += not unit[0].symbol and len(unit[1]) == 2
+            isolated += bool(unit[0].symbol)
+            unit = None
+    assert two_symbol >= 2 and isolated >= 2, (two_symbol, isolated)
+    assert venue.check_invariants() == []
+
+
+def test_same_stream_twice_gives_same_events_and_hash(
+    whole: tuple[list[Any], Venue, list[Any]],
+) -> None:
+    commands, venue, events = whole
+    assert command_stream(SEED, N_COMMANDS) == commands
+    again, events2 = run(commands)
+    assert events2 == events
+    assert [type(e) for e in events2] == [type(e) for e in events]
+    assert again.state_hash() == venue.state_hash()
+    assert again.export_state() == venue.export_state()
+
+
+def test_digest_is_sensitive_to_the_stream() -> None:
+    a, b = summary(SEED, 600), summary(SEED + 1, 600)
+    assert a["event_digest"] != b["event_digest"]
+    assert a["state_hash"] != b["state_hash"]
+
+
+@pytest.mark.parametrize("cut", [1, 4, 10, 1_000, 1_500, 2_222, 2_999])
+@pytest.mark.parametrize("through_bytes", [False, True], ids=["dict", "msgpack"])
+def test_snapshot_and_resume_matches_uninterrupted_run(
+    whole: tuple[list[Any], Venue, list[Any]], cut: int, through_bytes: bool
+) -> None:
+    commands, venue, events = whole
+    first, head = run(commands[:cut])
+    state = first.export_state()
+    if through_bytes:
+        state = decode_venue_state(encode_venue_state(state))
+    restored = Venue.restore(state)
+    assert restored.state_hash() == first.state_hash()
+    resumed, tail = run(commands[cut:], restored)
+    assert head + tail == events
+    assert resumed.state_hash() == venue.state_hash()
+
+
+def test_hash_and_digest_do_not_depend_on_pythonhashseed() -> None:
+    script = Path(__file__).resolve()
+    results = []
+    for hash_seed in ("0", "1", "12345", "random"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        proc = subprocess.run(
+            [sys.executable, str(script), str(SEED), str(N_COMMANDS)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        results.append(json.loads(proc.stdout))
+    assert len({r["str_hash"] for r in results}) >= 3, "the hash seeds did not take effect"
+    local = summary(SEED, N_COMMANDS)
+    for r in results:
+        assert r["state_hash"] == local["state_hash"]
+        assert r["event_digest"] == local["event_digest"]
+        assert r["events"] == local["events"]
+
+
+# -- the rebuilt index must not change what happens next ------------------------------
+
+
+def test_restored_index_bands_do_not_change_the_events() -> None:
+    """A restored venue rebuilds the liquidation index from the current state, so a
+    two-symbol cross unit gets other bands than the uninterrupted venue had: here unit 20
+    (long 0.1 BTC and 3 ETH, a bid of 1 BTC at 49,000) was banded at 50,000 / 3,000, then
+    ETH fell within its band. Restored, its BTC band is narrower, so a BTC tick to 47,000
+    pops it as a false alarm in the restored venue only. The tick crosses units 10 and 30;
+    unit 10's liquidation sells into 20's bid, which crosses 20. Both venues must then
+    liquidate 10, 20 and 30 in the same order with the same events."""
+    h = Harness()
+    open_market(h)
+    k1, k2, k3 = 10, 20, 30
+    h(Deposit, k1, "USDT", money("2600"))
+    h(Deposit, k3, "USDT", money("2650"))
+    h(Deposit, k2, "USDT", money("760"))
+    for sym in SYMBOLS:
+        h(SetLeverage, k2, sym, 100)
+    h.trade("BTCUSDT", k1, True, BTC.qty_units("1"), MID["BTCUSDT"])
+    h.trade("BTCUSDT", k3, True, BTC.qty_units("1"), MID["BTCUSDT"])
+    h.trade("BTCUSDT", k2, True, BTC.qty_units("0.1"), MID["BTCUSDT"])
+    h.trade("ETHUSDT", k2, True, ETH.qty_units("3"), MID["ETHUSDT"])
+    h.order("BTCUSDT", k2, Side.BUY, BTC.qty_units("1"), BTC.price_units("49000"))
+    assert started_units(h(MarkPrice, "ETHUSDT", ETH.price_units("2950"))) == []
+    restored = h.clone()
+    key = (k2, "USDT", "")
+    tick = BTC.price_units("47000")
+
+    def band(v: Venue) -> int:
+        ((_, t),) = [(lg, t) for lg, t, k in v.sentinel.index_entries("BTCUSDT") if k == key]
+        return t
+
+    assert band(h.venue) < tick <= band(restored.venue), "the premise: the bands differ"
+    assert key not in crossed_units(h.venue.export_state(), {"BTCUSDT": tick}), "a false alarm"
+    events = h(MarkPrice, "BTCUSDT", tick)
+    assert restored(MarkPrice, "BTCUSDT", tick) == events
+    assert started_units(events) == [(k1, "USDT", ""), (k2, "USDT", ""), (k3, "USDT", "")]
+    assert restored.venue.state_hash() == h.venue.state_hash()
+
+
+# -- restore: what it must refuse, and what it must accept ----------------------------
+
+
+def _tamper_size(state: dict[str, Any]) -> None:
+    row = next(r for r in state["sentinel"]["wallets"] if r[0] != FUND and r[4])
+    row[4][0][1] += SPECS[row[4][0][0]].lot  # one lot more: sizes no longer sum to zero
+
+
+def _tamper_balance(state: dict[str, Any]) -> None:
+    row = next(r for r in state["sentinel"]["wallets"] if r[0] != FUND)
+    row[2] += 1  # one money unit appears from nowhere
+
+
+def _tamper_crossed(state: dict[str, Any]) -> None:
+    """Move a cross unit's whole wallet into the fees: money is conserved, the unit is
+    crossed, which no command could leave behind."""
+    s = state["sentinel"]
+    row = next(r for r in s["wallets"] if r[0] != FUND and any(not p[3] for p in r[4]) and r[2] > 0)
+    s["fees"][0][1] += row[2] + money("1000000")
+    row[2] = -money("1000000")
+
+
+def _tamper_empty_position(state: dict[str, Any]) -> None:
+    row = next(r for r in state["sentinel"]["wallets"] if r[0] != FUND)
+    row[4].append(["ETHUSDT" if all(p[0] != "ETHUSDT" for p in row[4]) else "BTCUSDT", 0, 0,
+                   False, 0])  # fmt: skip
+    row[4].sort()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (_tamper_size, "sizes sum to"),
+        (_tamper_balance, "net deposits"),
+        (_tamper_crossed, "crossed"),
+        (_tamper_empty_position, "empty position"),
+    ],
+    ids=["size", "balance", "crossed", "empty-position"],
+)
+def test_restore_rejects_a_tampered_state(
+    whole: tuple[list[Any], Venue, list[Any]], tamper: Any, reason: str
+) -> None:
+    commands, _, _ = whole
+    venue, _ = run(commands[:1_500])
+    state = venue.export_state()
+    assert any(r[4] for r in state["sentinel"]["wallets"] if r[0] != FUND), "no positions"
+    Venue.restore(copy.deepcopy(state))  # the untouched state is fine
+    tamper(state)
+    with pytest.raises(ValueError, match=reason):
+        Venue.restore(state)
+
+
+def test_a_pending_stop_order_can_be_restored() -> None:
+    """A stop-market order waiting for its trigger is part of the state like any other;
+    the venue must be able to restore from a snapshot taken while one is pending."""
+    h = Harness()
+    open_market(h)
+    h(Deposit, 7, "USDT", money("2000"))
+    events = h.venue.apply(
+        NewOrder(
+            100,
+            T0 + 100,
+            "BTCUSDT",
+            7,
+            1,
+            Side.BUY,
+            BTC.qty_units("0.01"),
+            0,
+            OrderType.STOP_MARKET,
+            stop_price=MID["BTCUSDT"] + 1_000,
+        )  # fmt: skip
+    )
+    assert [type(e).__name__ for e in events] == ["Accepted"]
+    assert h.venue.check_invariants() == []
+    assert Venue.restore(h.venue.export_state()).state_hash() == h.venue.state_hash()
+
+
+def test_large_deposits_keep_the_state_restorable() -> None:
+    """Each wallet may hold up to MAX_VALUE; two such deposits must not leave a state the
+    venue cannot encode or restore (its totals beyond int64)."""
+    h = Harness()
+    open_market(h)
+    h.venue.apply(Deposit(100, T0 + 100, 7, "USDT", MAX_VALUE - money("1000000000")))
+    h.venue.apply(Deposit(101, T0 + 101, 8, "USDT", money("1000000000")))
+    h.venue.apply(Deposit(102, T0 + 102, 9, "USDT", money("1")))
+    state = h.venue.export_state()
+    Venue.restore(decode_venue_state(encode_venue_state(state)))
+
+
+if __name__ == "__main__":
+    print(json.dumps(summary(int(sys.argv[1]), int(sys.argv[2]))))
