@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install tools run prometheus test lint typecheck unit bench clean
+.PHONY: install tools run prometheus test lint typecheck unit suite bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -50,10 +50,16 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict platform/grafana/build_dashboards.py platform/grafana/render.py
 
-unit: $(STAMP) tools
+# The fast core: every test but those marked slow_io (subprocesses, sockets, killed
+# writers) or external (prometheus/promtool, docker-compose, the bench peers from PyPI).
+unit: $(STAMP)
+	$(PY) -m pytest -m "not slow_io and not external"
+
+# Every test; the tools first, for the external ones.
+suite: $(STAMP) tools
 	$(PY) -m pytest
 
-test: lint typecheck unit
+test: lint typecheck suite
 
 # The whole suite: our benchmarks and the peers side by side (each peer in its own
 # throwaway environment), results and chart in bench/results/ (see bench/suite.py).

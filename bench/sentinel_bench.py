@@ -35,8 +35,8 @@ are NOT traded through Titan (a million trades would take long): each pair's syn
 trade goes through the ledger's clearing path directly, as ``Venue._clear`` does for a
 Titan trade -- ``venue.sentinel.fill(...)`` for both sides at the entry price, fee 0,
 trade id 0 -- and the touched units are then settled as ``Venue._settle`` settles them:
-each dirty unit is evaluated exactly (``Sentinel.crossed``, which must be False) and
-``Sentinel.reindex``-ed. ``Venue.check_invariants()`` (O(n): conservation, holders,
+each dirty unit is evaluated exactly (``Ledger.crossed``, which must be False) and
+``Ledger.reindex``-ed. ``Venue.check_invariants()`` (O(n): conservation, holders,
 "no unit crossed", every index entry equals the unit's exact threshold) runs on every
 build of at most ``--check-max`` accounts (default 100,000) and again on those venues after
 all trials, so the benchmark provably measures a sound state.
@@ -65,8 +65,8 @@ Measurements, per trial (``--repeat``, default 3, interleaved: every size in tur
 - ``full scan`` (last in the trial: a scan sweeps the whole heap through the CPU caches
   and would slow the next timed ticks): the "old system", at the mark of a clear tick
   (``--scan-ticks`` per trial, default 1) and at the long-side crossing price of every k
-  (mark set on the ledger only, no command), ``Sentinel.crossed(key)`` for every unit in
-  a list of ``Sentinel.units()`` taken once after the build (so the scan pays neither the
+  (mark set on the ledger only, no command), ``Ledger.crossed(key)`` for every unit in
+  a list of ``Ledger.units()`` taken once after the build (so the scan pays neither the
   sort nor the enumeration). Its result must be empty (clear) or exactly the units the
   indexed tick liquidates (crossed): an independent check that the index is exact.
   ``full_scan_ratio`` = scan time per tick / the indexed clear tick's p50 (both medians
@@ -135,12 +135,13 @@ from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType  # 
 from sentinel.contracts import Contract, contract_from_terms  # noqa: E402
 from sentinel.events import (  # noqa: E402
     AutoDeleveraged,
+    Emitter,
     InsuranceTakeover,
     LiquidationFinished,
     LiquidationStarted,
     Refused,
 )
-from sentinel.ledger import FUND, Sentinel, UnitKey  # noqa: E402
+from sentinel.ledger import FUND, Ledger, UnitKey  # noqa: E402
 from sentinel.units import ceil_div  # noqa: E402
 from venue.venue import Venue  # noqa: E402
 
@@ -226,7 +227,7 @@ class SizeBench:
         self.n = n
         self.pop = pop
         self.venue = Venue(cs)
-        self.s: Sentinel = self.venue.sentinel
+        self.s: Ledger = self.venue.sentinel
         self.asset = self.s.contracts[SYMBOL].quote
         self.seq = 0
         self.mark = START_MARK
@@ -254,9 +255,9 @@ class SizeBench:
         touched units settled as Venue._settle does (exact check, then reindex)."""
         s = self.s
         seq, ts = self._next()
-        out: list[Any] = []
-        s.fill(account, SYMBOL, dq, price, 0, 0, out, seq, ts)
-        s.fill(counterparty, SYMBOL, -dq, price, 0, 0, out, seq, ts)
+        em = Emitter([], seq, ts)
+        s.fill(em, account, SYMBOL, dq, price, fee_rate=0, trade_id=0)
+        s.fill(em, counterparty, SYMBOL, -dq, price, fee_rate=0, trade_id=0)
         s.touched.clear()  # no open orders: nothing reduce-only to trim
         dirty = sorted(s.dirty)
         s.dirty.clear()
@@ -388,7 +389,7 @@ class SizeBench:
     # -- full scan ------------------------------------------------------------------
 
     def full_scan(self, mark: int) -> tuple[int, list[UnitKey]]:
-        """``Sentinel.crossed`` over every unit at ``mark`` (set on the ledger only):
+        """``Ledger.crossed`` over every unit at ``mark`` (set on the ledger only):
         (ns, the crossed units)."""
         s = self.s
         saved = s.marks[SYMBOL]

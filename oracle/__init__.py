@@ -7,6 +7,7 @@ Storage is RocksDB through ``rocksdict`` (:mod:`oracle.rocks`) or process memory
 
 from oracle.errors import (
     AppendError,
+    GenesisMismatch,
     JournalCorrupt,
     JournalError,
     JournalInUse,
@@ -20,6 +21,7 @@ from oracle.record import Head, Record, Snapshot
 __all__ = [
     "AppendError",
     "Durability",
+    "GenesisMismatch",
     "Head",
     "Journal",
     "JournalCorrupt",

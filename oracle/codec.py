@@ -72,14 +72,6 @@ def _decode_v1(body: memoryview) -> Record:
 _RECORD_DECODERS: dict[int, Callable[[memoryview], Record]] = {1: _decode_v1}
 
 
-def split_value(value: bytes) -> tuple[memoryview, bytes]:
-    """(version byte + body, stored chain hash) of a stored record value."""
-    if len(value) < HASH_SIZE + 2:
-        raise CodecError(f"value is {len(value)} bytes, too short for a record")
-    view = memoryview(value)
-    return view[:-HASH_SIZE], bytes(view[-HASH_SIZE:])
-
-
 def decode_body(body: memoryview | bytes) -> Record:
     """Decode a version byte + body into the current :class:`Record` (upcasting)."""
     view = memoryview(body)

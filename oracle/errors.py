@@ -15,6 +15,14 @@ class JournalNotFound(JournalError):
     """No journal exists at the path and creating one was not asked for."""
 
 
+class GenesisMismatch(JournalError):
+    """The journal was created with a different genesis (another configuration).
+
+    A journal's genesis names the machine and its configuration (symbols, contracts);
+    opening it with another one would replay its records through the wrong machine.
+    """
+
+
 class AppendError(JournalError):
     """A batch was refused before anything was written (bad seq, time, or value)."""
 

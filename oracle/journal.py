@@ -37,6 +37,7 @@ from oracle.codec import (
 )
 from oracle.errors import (
     AppendError,
+    GenesisMismatch,
     JournalCorrupt,
     JournalError,
     SnapshotError,
@@ -139,7 +140,9 @@ class Journal:
             raise JournalError(f"unsupported journal format {fmt!r} (this build reads {FORMAT!r})")
         self.genesis: bytes = backend.get(META, _GENESIS_KEY) or b""
         if genesis is not None and genesis != self.genesis:
-            raise JournalError("the journal was created with a different configuration (genesis)")
+            raise GenesisMismatch(
+                "the journal was created with a different configuration (genesis)"
+            )
         self._head = self._load_head()
         self._check_anchor()
 

@@ -1,6 +1,6 @@
 """The durable backend: RocksDB through ``rocksdict``, raw mode, three column families.
 
-Rules this module keeps (see docs/oracle.md and DESIGN.md section 6):
+Rules this module keeps (see docs/oracle.md):
 
 * ``Options(raw_mode=True)`` everywhere, so that any RocksDB tool can read the files.
 * The write-ahead log is never disabled: ``WriteOptions.disable_wal`` stays False (with

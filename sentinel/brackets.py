@@ -2,9 +2,10 @@
 
 A bracket covers notionals in ``(floor, cap]`` (the first one from 0). Its maintenance
 amount ``cum`` makes the maintenance margin continuous across bracket edges:
-``cum_n = floor_n * (mmr_n - mmr_{n-1}) + cum_{n-1}``, ``cum_1 = 0`` (DESIGN.md section 7),
-so ``maintenance margin = notional * mmr - cum`` is the same on both sides of an edge.
-A notional beyond the last cap uses the last bracket.
+``cum_n = floor_n * (mmr_n - mmr_{n-1}) + cum_{n-1}``, ``cum_1 = 0``, so ``maintenance
+margin = notional * mmr - cum`` is the same on both sides of an edge (a configured
+``cum`` must agree with the derived one). A notional beyond the last cap uses the last
+bracket. See docs/sentinel.md, Margin.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def _dec(value: Any, field: str) -> Decimal | str | int:
     return checked
 
 
-# BTCUSDT brackets from a real /fapi/v1/leverageBracket response (2023-11, DESIGN.md 7).
+# BTCUSDT brackets from a real /fapi/v1/leverageBracket response (2023-11).
 BTCUSDT_BRACKETS: tuple[dict[str, Any], ...] = (
     {"cap": "50000", "mmr": "0.004", "max_leverage": 125},
     {"cap": "250000", "mmr": "0.005", "max_leverage": 100},

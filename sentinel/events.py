@@ -1,14 +1,15 @@
 """Sentinel's events: every change of a balance, position or the insurance fund.
 
-All carry the seq and ts of the command that caused them. Money fields are integers in
-money units (10**-8 of the quote asset), prices in the symbol's price units, sizes in
-its quantity units (signed: long > 0, short < 0).
+All carry the seq and ts of the command that caused them (an :class:`Emitter` stamps
+them). Money fields are integers in money units (10**-8 of the quote asset), prices in
+the symbol's price units, sizes in its quantity units (signed: long > 0, short < 0).
+Events are immutable NamedTuples; :data:`SentinelEvent` is their union.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple, Protocol
 
 
 class Refusal(StrEnum):
@@ -255,7 +256,25 @@ class ReduceOnlyCancelled(NamedTuple):
     order_id: int
 
 
-SENTINEL_EVENTS: tuple[type[Any], ...] = (
+SentinelEvent = (
+    Refused
+    | BalanceChanged
+    | PositionChanged
+    | IsolatedMarginChanged
+    | FundChanged
+    | LeverageSet
+    | MarginTypeSet
+    | FundingSettled
+    | FundingPaid
+    | LiquidationStarted
+    | LiquidationOrder
+    | InsuranceTakeover
+    | AutoDeleveraged
+    | LiquidationFinished
+    | ReduceOnlyCancelled
+)
+
+SENTINEL_EVENTS: tuple[type[SentinelEvent], ...] = (
     Refused,
     BalanceChanged,
     PositionChanged,
@@ -272,3 +291,26 @@ SENTINEL_EVENTS: tuple[type[Any], ...] = (
     LiquidationFinished,
     ReduceOnlyCancelled,
 )
+
+
+class EventSink(Protocol):
+    """Anything Sentinel's events can be appended to (the venue's list of Titan's and
+    Sentinel's events is one)."""
+
+    def append(self, event: SentinelEvent, /) -> None: ...
+
+
+class Emitter:
+    """Where the events of one command go, and the ``seq`` and ``ts`` they all carry.
+
+    The ledger's methods that change state report through it: ``em.append(event)``
+    with ``em.seq``/``em.ts`` as the event's first two fields, so every event of a
+    command carries that command's stamp.
+    """
+
+    __slots__ = ("append", "seq", "ts")
+
+    def __init__(self, sink: EventSink, seq: int, ts: int) -> None:
+        self.append = sink.append
+        self.seq = seq
+        self.ts = ts

@@ -1,7 +1,10 @@
 """Sentinel's ledger: wallets, positions, clearing, margin, funding and the liquidation index.
 
 Pure and deterministic like Titan: integers only, no clock, no randomness. The venue
-(:mod:`venue.venue`) feeds it Titan's events and asks it what to liquidate.
+(:mod:`venue.venue`) feeds it Titan's events and asks it what to liquidate; it changes
+the ledger only through the :class:`Ledger`'s methods, each of which states its rule,
+and every method that changes money or positions reports it as events through an
+:class:`~sentinel.events.Emitter`.
 
 Model (one-way mode, Binance USDⓈ-M)
 ------------------------------------
@@ -19,7 +22,8 @@ Model (one-way mode, Binance USDⓈ-M)
   more than its share, the margin absorbs the whole loss instead (the wallet is never
   charged for an isolated loss); a position closed below its bankruptcy price leaves a
   deficit the insurance fund pays. During a liquidation the realized PnL stays in the
-  margin, which the liquidation settles.
+  margin, which the liquidation settles (:meth:`Ledger.fill` with ``liquidation=True``,
+then :meth:`Ledger.settle_liquidation`).
 - A *unit* of liquidation is an isolated position, or an account's cross positions in
   one asset taken together. It is crossed when maintenance margin >= margin balance at
   the mark prices, evaluated exactly (scaled by RATE_ONE, no rounding).
@@ -54,12 +58,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from heapq import heapify, heappop, heappush
-from typing import Any
 
 from sentinel.contracts import Contract
 from sentinel.events import (
     BalanceChanged,
     BalanceReason,
+    Emitter,
     FundChanged,
     FundingPaid,
     FundingSettled,
@@ -146,7 +150,7 @@ class Wallet:
     Kept small (there is one per account): positions live in the per-symbol holder
     index and are read through :attr:`positions`; the order exposure dict exists only
     while the account has open orders; leverage and margin-type settings are kept by
-    the :class:`Sentinel` only where they differ from the defaults.
+    the :class:`Ledger` only where they differ from the defaults.
     """
 
     __slots__ = ("_holders", "account", "asset", "balance", "exposure", "stamp")
@@ -177,7 +181,7 @@ class Wallet:
         return self.exposure.get(symbol) if self.exposure is not None else None
 
 
-class Sentinel:
+class Ledger:
     """Clearing and margin for the configured contracts (see the module docstring)."""
 
     def __init__(self, contracts: Iterable[Contract]) -> None:
@@ -208,7 +212,6 @@ class Sentinel:
         self.next_order_id = INTERNAL_ORDER_ID
         self.dirty: dict[UnitKey, None] = {}  # insertion-ordered set
         self.touched: dict[tuple[int, str], None] = {}  # (account, symbol): for reduce-only
-        self.liquidating: Position | None = None
         self._longs: dict[str, list[tuple[int, int, str, str, int]]] = {
             s: [] for s in self.contracts
         }
@@ -246,6 +249,22 @@ class Sentinel:
             value = self._setting_values.setdefault((leverage, isolated), (leverage, isolated))
             self.account_settings[(account, symbol)] = value
         self.wallet(account, self.contracts[symbol].quote)
+
+    def available_at_leverage(self, w: Wallet, symbol: str, leverage: int) -> int:
+        """:meth:`available` of ``w`` were its leverage in ``symbol`` ``leverage`` (the
+        settings are left as they were)."""
+        old = self.settings(w, symbol)
+        self.store_settings(w.account, symbol, leverage, old[1])
+        available = self.available(w)
+        self.store_settings(w.account, symbol, old[0], old[1])
+        return available
+
+    def new_order_id(self) -> int:
+        """The id of Sentinel's next own order (liquidation or fund order), from
+        :data:`INTERNAL_ORDER_ID` up; never reused."""
+        oid = self.next_order_id
+        self.next_order_id = oid + 1
+        return oid
 
     def position(self, account: int, symbol: str) -> Position | None:
         """The open position of ``account`` in ``symbol``, or None."""
@@ -470,66 +489,92 @@ class Sentinel:
         if w.account != FUND:
             self.dirty[(w.account, w.asset, "")] = None
 
+    def take_touched(self) -> list[tuple[int, str]]:
+        """The (account, symbol) pairs whose positions changed since the last call, in
+        order (their reduce-only orders may no longer fit); the set is emptied."""
+        touched = sorted(self.touched)
+        self.touched.clear()
+        return touched
+
+    def clean(self, key: UnitKey) -> bool:
+        """Take ``key`` off the dirty set (the caller evaluates it now); whether it was
+        on it."""
+        if key not in self.dirty:
+            return False
+        del self.dirty[key]
+        return True
+
     def credit(
         self,
+        em: Emitter,
         w: Wallet,
         amount: int,
         reason: BalanceReason,
-        out: list[Any],
-        seq: int,
-        ts: int,
         symbol: str = "",
         ref: int = 0,
     ) -> None:
         """Move ``amount`` (signed) into ``w`` and report it (the fund as FundChanged)."""
         w.balance += amount
         if w.account == FUND:
-            out.append(
+            em.append(
                 FundChanged(
-                    seq, ts, w.asset, FundReason(reason.value), amount, w.balance, 0, symbol
+                    em.seq, em.ts, w.asset, FundReason(reason.value), amount, w.balance, 0, symbol
                 )
             )
         else:
-            out.append(
-                BalanceChanged(seq, ts, w.account, w.asset, reason, amount, w.balance, symbol, ref)
+            em.append(
+                BalanceChanged(
+                    em.seq, em.ts, w.account, w.asset, reason, amount, w.balance, symbol, ref
+                )
             )
             self._dirty_wallet(w)
 
     def to_fund(
         self,
+        em: Emitter,
         asset: str,
         amount: int,
         reason: FundReason,
-        out: list[Any],
-        seq: int,
-        ts: int,
         account: int = 0,
         symbol: str = "",
     ) -> None:
         """Move ``amount`` (signed) into the insurance fund of ``asset``."""
         w = self.wallets[(FUND, asset)]
         w.balance += amount
-        out.append(FundChanged(seq, ts, asset, reason, amount, w.balance, account, symbol))
+        em.append(FundChanged(em.seq, em.ts, asset, reason, amount, w.balance, account, symbol))
+
+    def deposit(self, em: Emitter, account: int, asset: str, amount: int) -> None:
+        """Credit an accepted deposit (``amount`` > 0); net deposits grow by as much."""
+        self.net_deposits[asset] += amount
+        self.credit(em, self.wallet(account, asset), amount, BalanceReason.DEPOSIT)
+
+    def withdraw(self, em: Emitter, w: Wallet, amount: int) -> None:
+        """Debit an accepted withdrawal (``amount`` > 0); net deposits shrink by as much."""
+        self.net_deposits[w.asset] -= amount
+        self.credit(em, w, -amount, BalanceReason.WITHDRAW)
 
     # -- clearing -------------------------------------------------------------------
 
     def fill(
         self,
+        em: Emitter,
         account: int,
         symbol: str,
         dq: int,
         price: int,
+        *,
         fee_rate: int,
         trade_id: int,
-        out: list[Any],
-        seq: int,
-        ts: int,
+        liquidation: bool = False,
     ) -> None:
         """Apply a fill of signed quantity ``dq`` at ``price`` to ``account``'s position,
         charging ``fee_rate`` of the notional (rounded up), and report it.
 
-        While the position is being liquidated (``self.liquidating``) an isolated
-        position keeps its margin (the liquidation settles it) and stays in place at size 0.
+        ``liquidation``: the position is being liquidated (its liquidation order's trades,
+        the fund's takeover, ADL). Its realized PnL stays in an isolated position's margin,
+        which :meth:`settle_liquidation` then settles; the fee-shortfall rule does not
+        apply; and the position stays in place at size 0 until the venue ends its
+        liquidation (:meth:`drop`).
         """
         c = self.contracts[symbol]
         k = c.scale
@@ -548,7 +593,6 @@ class Sentinel:
         deficit = 0  # an isolated position closed below its bankruptcy price: the fund pays
         s = p.size
         self.open_qty[symbol] -= abs(s)
-        liquidating = p is self.liquidating
         pnl_to_wallet = 0
         if s == 0 or (s > 0) == (dq > 0):
             p.size = s + dq
@@ -566,7 +610,7 @@ class Sentinel:
             p.size = s - sign * close
             if p.isolated:
                 share = p.margin if p.size == 0 else p.margin * close // a
-                if liquidating:  # the liquidation settles what is left of the margin
+                if liquidation:  # the liquidation settles what is left of the margin
                     p.margin += realized
                     pnl_to_wallet = 0
                 elif share + realized >= 0:  # the closed share comes back, PnL to the wallet
@@ -584,7 +628,7 @@ class Sentinel:
                 if p.isolated:
                     to_margin += ceil_div(rest * price * k, lev)
         fee_from_margin = 0
-        if p.isolated and not liquidating and account != FUND:
+        if p.isolated and not liquidation and account != FUND:
             # An isolated position never puts the wallet in debt: its initial margin is
             # locked only as far as the wallet has it, and a fee the wallet cannot pay
             # comes out of the isolated margin (either may leave the position thinly
@@ -600,7 +644,8 @@ class Sentinel:
         self.open_qty[symbol] += abs(p.size)
         if fee:
             self.fees[c.quote] += fee
-        out.append(
+        seq, ts, emit = em.seq, em.ts, em.append
+        emit(
             PositionChanged(
                 seq,
                 ts,
@@ -619,7 +664,7 @@ class Sentinel:
         if account == FUND:
             if realized - fee:
                 w.balance += realized - fee
-                out.append(
+                emit(
                     FundChanged(
                         seq,
                         ts,
@@ -633,11 +678,9 @@ class Sentinel:
                 )
         else:
             if deficit:
-                self.to_fund(
-                    c.quote, -deficit, FundReason.ISOLATED_DEFICIT, out, seq, ts, account, symbol
-                )
+                self.to_fund(em, c.quote, -deficit, FundReason.ISOLATED_DEFICIT, account, symbol)
             if fee_from_margin:
-                out.append(
+                emit(
                     IsolatedMarginChanged(
                         seq, ts, account, symbol, BalanceReason.FEE, -fee_from_margin, p.margin
                     )
@@ -650,7 +693,7 @@ class Sentinel:
             for reason, amount in moves:
                 if amount:
                     w.balance += amount
-                    out.append(
+                    emit(
                         BalanceChanged(
                             seq, ts, account, c.quote, reason, amount, w.balance, symbol, trade_id
                         )
@@ -659,19 +702,82 @@ class Sentinel:
             if p.isolated:
                 self.dirty[(account, c.quote, symbol)] = None
             self.touched[(account, symbol)] = None
-        if p.size == 0 and not liquidating:
+        if p.size == 0 and not liquidation:
             self.drop(p)
 
     def drop(self, p: Position) -> None:
         """Remove a closed position (its isolated margin must already be settled)."""
         del self.holders[p.symbol][p.account]
 
+    def transfer(self, em: Emitter, p: Position, to: int, qty: int, price: int) -> None:
+        """Move ``qty`` of the liquidated position ``p`` to account ``to`` at ``price``
+        (the fund's takeover, or ADL against ``to``): two liquidation-free fills of
+        opposite sign, no fee, no trade id; ``p``'s is a liquidation fill."""
+        dq = qty if p.size > 0 else -qty
+        self.fill(em, p.account, p.symbol, -dq, price, fee_rate=0, trade_id=0, liquidation=True)
+        self.fill(em, to, p.symbol, dq, price, fee_rate=0, trade_id=0)
+
+    def settle_liquidation(self, em: Emitter, key: UnitKey, fee_due: int) -> tuple[int, int]:
+        """Hand the margin left in a liquidated unit to the fund: ``(fee, remainder)``.
+
+        Called once every position of the unit is closed (an isolated one still in
+        place at size 0, which is then removed). The margin left (an isolated position's
+        margin, or the whole cross wallet) leaves the unit; the fund receives first the
+        clearance fee, ``fee_due`` capped at what is left (never below 0), then the
+        remainder: a surplus, or a deficit (negative) the fund pays.
+        """
+        account, asset, symbol = key
+        if symbol:
+            p = self.holders[symbol][account]
+            left = p.margin
+            p.margin = 0
+            self.drop(p)
+            em.append(
+                IsolatedMarginChanged(
+                    em.seq, em.ts, account, symbol, BalanceReason.LIQUIDATION, -left, 0
+                )
+            )
+        else:
+            w = self.wallets[(account, asset)]
+            left = w.balance
+            if left:
+                self.credit(em, w, -left, BalanceReason.LIQUIDATION)
+        fee = min(fee_due, max(left, 0))
+        if fee:
+            self.to_fund(em, asset, fee, FundReason.LIQUIDATION_FEE, account, symbol)
+        rest = left - fee
+        if rest:
+            reason = FundReason.LIQUIDATION_SURPLUS if rest > 0 else FundReason.LIQUIDATION_DEFICIT
+            self.to_fund(em, asset, rest, reason, account, symbol)
+        return fee, rest
+
     # -- funding ----------------------------------------------------------------------
 
-    def settle_funding(self, symbol: str, out: list[Any], seq: int, ts: int) -> None:
+    def set_mark(self, symbol: str, price: int, funding_rate: int) -> None:
+        """An accepted mark price of ``symbol`` and the funding rate that comes with it:
+        margin is valued at this mark from now on, and the next funding settlement uses
+        this rate unless another mark replaces it first."""
+        self.marks[symbol] = price
+        self.funding_rate[symbol] = funding_rate
+
+    def advance_funding(self, em: Emitter, symbol: str) -> None:
+        """At a mark price of ``symbol`` (at ``em.ts``): settle funding if the funding time
+        has been reached (:meth:`settle_funding`; once, however many intervals passed),
+        and schedule the next funding time, the first multiple of the contract's
+        interval after ``em.ts``. The first mark of a symbol only schedules."""
+        ts = em.ts
+        due = self.next_funding.get(symbol)
+        if due is not None and ts >= due:
+            self.settle_funding(em, symbol)
+        if due is None or ts >= due:
+            interval = self.contracts[symbol].funding_interval
+            self.next_funding[symbol] = (ts // interval + 1) * interval
+
+    def settle_funding(self, em: Emitter, symbol: str) -> None:
         """Exchange funding between longs and shorts of ``symbol`` at the mark and the
         last supplied rate. Payers' amounts round up, receivers' down; the difference
         goes to the insurance fund, so the exchange is exactly conserving."""
+        seq, ts = em.seq, em.ts
         rate = self.funding_rate.get(symbol, 0)
         mark = self.marks[symbol]
         c = self.contracts[symbol]
@@ -690,24 +796,22 @@ class Sentinel:
             else:
                 received += amount
             w = self.wallet(account, c.quote)
-            out.append(FundingPaid(seq, ts, account, symbol, amount))
+            em.append(FundingPaid(seq, ts, account, symbol, amount))
             if not amount:
                 continue
             if p.isolated and account != FUND:
                 p.margin += amount
-                out.append(
+                em.append(
                     IsolatedMarginChanged(
                         seq, ts, account, symbol, BalanceReason.FUNDING, amount, p.margin
                     )
                 )
                 self.dirty[(account, c.quote, symbol)] = None
             else:
-                self.credit(w, amount, BalanceReason.FUNDING, out, seq, ts, symbol)
+                self.credit(em, w, amount, BalanceReason.FUNDING, symbol)
         if paid != received:
-            self.to_fund(
-                c.quote, paid - received, FundReason.FUNDING_ROUNDING, out, seq, ts, 0, symbol
-            )
-        out.append(FundingSettled(seq, ts, symbol, mark, rate, count, paid, received))
+            self.to_fund(em, c.quote, paid - received, FundReason.FUNDING_ROUNDING, 0, symbol)
+        em.append(FundingSettled(seq, ts, symbol, mark, rate, count, paid, received))
 
     # -- liquidation index --------------------------------------------------------------
 
@@ -791,6 +895,13 @@ class Sentinel:
             if self._live(e):
                 found[(e[1], e[2], e[3])] = None
         return list(found)
+
+    def flag_crossed(self, symbol: str, mark: int) -> None:
+        """At a mark price: the units whose entries in ``symbol`` it passed become dirty,
+        to be evaluated exactly when the command settles."""
+        dirty = self.dirty
+        for key in self.pop_crossed(symbol, mark):
+            dirty[key] = None
 
     def index_entries(self, symbol: str) -> list[tuple[bool, int, UnitKey]]:
         """Live entries of ``symbol``: (is long, trigger price, unit), for checks."""

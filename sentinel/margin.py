@@ -1,4 +1,4 @@
-"""The margin formulas of Binance USDⓈ-M futures, one-way mode (DESIGN.md section 7).
+"""The margin formulas of Binance USDⓈ-M futures, one-way mode (docs/sentinel.md, Margin).
 
 For one position of signed size ``s`` (``a = |s|``), signed entry cost ``C`` (``s x entry
 price``, in money), wallet ``W`` (the isolated margin, or the cross wallet), and for
@@ -22,8 +22,9 @@ the unit's margin balance among its positions by notional at the mark (for a sin
 position both give the same price).
 
 :func:`solve` works on ``int`` and ``Fraction`` alike: the engine calls it with integers
-(exact, no rounding: the price is returned as a fraction ``num/den``), the calculator
-with exact decimals from the command line.
+(exact, no rounding: the price is returned as a fraction ``num/den``),
+:mod:`sentinel.liquidation` with exact fractions (the ``exchange liquidation-price``
+calculator).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Rules (checked in this order; the first broken one is the refusal):
 5. If the order raises the initial margin held by the account's open orders, the
    available balance after it, less the order's open loss and its fee (at the higher of
    the maker and taker rates), must stay >= 0
-   (INSUFFICIENT_MARGIN). Open orders count (see :meth:`Sentinel.order_margin`). A limit
+   (INSUFFICIENT_MARGIN). Open orders count (see :meth:`Ledger.order_margin`). A limit
    order is valued at its price; its open loss is what it would lose at once against the
    mark (a buy above the mark, a sell below). A market order is valued at what it would
    take from the book now, level by level, with the open loss of each level; a market
@@ -33,7 +33,7 @@ unchecked, so that Titan's own, more precise rejection is what the user sees.
 from __future__ import annotations
 
 from sentinel.events import Refusal
-from sentinel.ledger import FUND, INTERNAL_ORDER_ID, Sentinel
+from sentinel.ledger import FUND, INTERNAL_ORDER_ID, Ledger
 from sentinel.units import MAX_OPEN_NOTIONAL, MAX_ORDER_NOTIONAL, MAX_VALUE, RATE_ONE, ceil_div
 from titan.commands import Amend, NewOrder
 from titan.engine import Engine
@@ -81,7 +81,7 @@ def _walk(titan: Engine, symbol: str, buy: bool, qty: int, mark: int) -> tuple[i
 
 
 def _margin_reason(
-    s: Sentinel,
+    s: Ledger,
     account: int,
     symbol: str,
     buy: bool,
@@ -139,7 +139,7 @@ def _margin_reason(
     return None
 
 
-def _size_reason(s: Sentinel, symbol: str, qty: int, price: int) -> Refusal | None:
+def _size_reason(s: Ledger, symbol: str, qty: int, price: int) -> Refusal | None:
     """Rule 2: the bounds that keep every amount within 64 bits."""
     c = s.contracts[symbol]
     price = max(price, s.marks[symbol])
@@ -150,7 +150,7 @@ def _size_reason(s: Sentinel, symbol: str, qty: int, price: int) -> Refusal | No
     return None
 
 
-def check_new(s: Sentinel, titan: Engine, cmd: NewOrder) -> Refusal | None:
+def check_new(s: Ledger, titan: Engine, cmd: NewOrder) -> Refusal | None:
     """The refusal of a new order, or None (the rules in the module docstring)."""
     reason = check_identity(cmd.account, cmd.order_id)
     if reason is not None:
@@ -201,7 +201,7 @@ def check_new(s: Sentinel, titan: Engine, cmd: NewOrder) -> Refusal | None:
     return _margin_reason(s, cmd.account, symbol, buy, filled, notional, loss, None)
 
 
-def check_amend(s: Sentinel, cmd: Amend) -> Refusal | None:
+def check_amend(s: Ledger, cmd: Amend) -> Refusal | None:
     """The refusal of an amend, or None: a reduce-only order stays within the position,
     any other may not raise the order margin beyond what is available."""
     o = s.orders.get(cmd.order_id) if type(cmd.order_id) is int else None

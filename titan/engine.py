@@ -23,6 +23,13 @@ Rules
 - Conservation: each symbol keeps ``open_qty``, moved only where events are emitted
   (Accepted +qty, Trade -2*qty, Cancelled/Expired -qty, Amended +/-delta). It must always
   equal the open quantity found in the book and the trigger book.
+
+Modules
+-------
+The engine owns its symbols (:class:`~titan.symbol_state.SymbolState`), its indexes of
+open orders and its counters. The rule checks (:mod:`titan.validation`), the state codec
+(:mod:`titan.state`) and the invariant checks (:mod:`titan.invariants`) never import the
+engine: it imports them and hands each exactly the parts it needs.
 """
 
 from __future__ import annotations
@@ -31,9 +38,12 @@ import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from titan.book import Depth, DepthLevel, Order, OrderBook, OrderView
+from titan.book import Depth, DepthLevel, Order, OrderBook, OrderView, open_order
 from titan.commands import Amend, Cancel, CancelAll, Command, NewOrder, SetMarkPrice
 from titan.enums import (
+    CONDITIONAL_TYPES,
+    MARKET_TYPES,
+    MAX_VALUE,
     CancelReason,
     ExpireReason,
     OrderType,
@@ -54,16 +64,18 @@ from titan.events import (
     Trade,
     Triggered,
 )
-from titan.invariants import check_engine
-from titan.symbols import SymbolSpec
-from titan.triggers import TriggerBook
-from titan.validation import (
-    CONDITIONAL_TYPES,
-    MARKET_TYPES,
-    MAX_VALUE,
-    validate_amend,
-    validate_new,
+from titan.invariants import engine_errors
+from titan.state import (
+    build_state,
+    encode_state,
+    load_symbol,
+    read_counters,
+    read_specs,
+    refuse_broken,
 )
+from titan.symbol_state import SymbolState
+from titan.symbols import SymbolSpec
+from titan.validation import validate_amend, validate_new
 
 _tuple_new = tuple.__new__
 
@@ -88,20 +100,6 @@ _STP_EXPIRE = {
 _NO_LIMIT = -(1 << 127)  # a key below every level key: market orders cross everything
 
 R = RejectReason
-
-
-class SymbolState:
-    """Everything Titan keeps for one symbol."""
-
-    __slots__ = ("book", "last_price", "mark_price", "open_qty", "spec", "triggers")
-
-    def __init__(self, spec: SymbolSpec) -> None:
-        self.spec = spec
-        self.book = OrderBook(spec)
-        self.triggers = TriggerBook()
-        self.last_price = 0  # last trade price, 0 before the first trade
-        self.mark_price = 0  # last mark price fed in, 0 before the first
-        self.open_qty = 0  # conservation ledger, see the module docstring
 
 
 class Engine:
@@ -201,26 +199,42 @@ class Engine:
 
     def export_state(self) -> dict[str, Any]:
         """The full state as plain data (see :mod:`titan.state`); ``restore`` inverts it."""
-        from titan.state import export_state
-
-        return export_state(self)
+        return build_state(self._symbols.values(), trade_id=self._trade_id, priority=self._priority)
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> Engine:
-        """Rebuild an engine from :meth:`export_state` output (ValueError if malformed)."""
-        from titan.state import restore_state
+        """Rebuild an engine from :meth:`export_state` output.
 
-        return restore_state(state)
+        Raises ValueError naming the first problem if the state is malformed or breaks an
+        invariant (so a corrupted snapshot is never silently loaded; see :mod:`titan.state`).
+        """
+        engine = cls(read_specs(state))
+        cls._load(engine, state)  # through the class: privates are reached only via self/cls
+        return engine
+
+    def _load(self, state: dict[str, Any]) -> None:
+        """Fill this fresh engine (built from the state's specs) with ``state``."""
+        max_priority = 0
+        for raw, ss in zip(state["symbols"], self._symbols.values(), strict=True):
+            top = load_symbol(
+                raw, ss, orders=self._orders, client_ids=self._client_ids, index=self._index
+            )
+            max_priority = max(max_priority, top)
+        self._trade_id, self._priority = read_counters(state, max_priority)
+        refuse_broken(self.check_invariants())
 
     def state_hash(self) -> str:
         """SHA-256 (hex) of the canonical encoding of the whole state."""
-        from titan.state import encode_state
-
         return hashlib.sha256(encode_state(self.export_state())).hexdigest()
 
     def check_invariants(self) -> list[str]:
         """Every violated invariant, empty when sound (see :mod:`titan.invariants`)."""
-        return check_engine(self)
+        return engine_errors(
+            symbols=self._symbols,
+            orders=self._orders,
+            by_account=self._by_account,
+            client_ids=self._client_ids,
+        )
 
     # -- index maintenance ------------------------------------------------------------
 
@@ -300,8 +314,9 @@ class Engine:
                 and not (spec.min_notional and price * qty < spec.min_notional)
                 and not spec.band_bps
             ):  # fmt: skip
-                o = Order(oid, account, symbol, side, LIMIT, GTC, price, qty, 0, CONTRACT,
-                          False, "", STP_NONE)  # fmt: skip
+                o = open_order(  # a plain GTC limit order: every other field is the default
+                    order_id=oid, account=account, symbol=symbol, side=side, price=price, qty=qty
+                )
                 ss.open_qty += qty
                 self._priority += 1
                 o.priority = self._priority
@@ -347,12 +362,27 @@ class Engine:
         if type(account) is not int or not 0 <= account <= MAX_VALUE:
             return self._reject(cmd, Request.NEW, R.INVALID_ACCOUNT)
         side, otype, tif, stp, working = side_, type_, tif_, stp_, working_
-        reason = validate_new(cmd, ss, side, otype, tif, self._orders, self._client_ids)
+        reason = validate_new(
+            cmd, ss, side, otype, tif, orders=self._orders, client_ids=self._client_ids
+        )
         if reason is not None:
             return self._reject(cmd, Request.NEW, reason)
 
-        o = Order(oid, account, symbol, side, otype, tif, price, qty, stop, working,
-                  bool(reduce_only), coid, stp)  # fmt: skip
+        o = open_order(
+            order_id=oid,
+            account=account,
+            symbol=symbol,
+            side=side,
+            price=price,
+            qty=qty,
+            type=otype,
+            tif=tif,
+            stop_price=stop,
+            working_type=working,
+            reduce_only=bool(reduce_only),
+            client_order_id=coid,
+            stp=stp,
+        )
         events: list[Event] = [
             _tuple_new(
                 Accepted,

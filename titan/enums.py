@@ -1,7 +1,16 @@
-"""Enumerations shared by Titan's commands, orders and events.
+"""Enumerations shared by Titan's commands, orders and events, and the order-type classes.
 
 Every enumeration is a ``StrEnum``: members compare equal to their names, so events
 serialise to readable, machine-readable strings (JSON, msgpack) without a lookup table.
+
+The order-type classes are defined here and nowhere else (the engine, the state
+codec, the invariant checks and the venue all import them):
+
+- ``MARKET_TYPES`` take no limit price (price 0) and never rest; GTX is refused for them.
+- ``CONDITIONAL_TYPES`` carry a stop price and wait in the trigger book until it fires.
+- ``LIMIT_TYPES`` carry a limit price (they rest, or become a resting LIMIT order when
+  triggered); every order type is in exactly one of ``MARKET_TYPES`` and ``LIMIT_TYPES``.
+- ``MAX_VALUE`` bounds every id, account, price and quantity Titan accepts.
 """
 
 from __future__ import annotations
@@ -115,3 +124,14 @@ class CancelReason(StrEnum):
 
     USER = "USER"
     CANCEL_ALL = "CANCEL_ALL"
+
+
+MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET})
+CONDITIONAL_TYPES = frozenset(
+    {OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET}
+)
+LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP, OrderType.TAKE_PROFIT})
+
+# Largest id, account, price or quantity accepted: every integer in state must fit the
+# journal's and the state hash's msgpack encoding (signed 64-bit).
+MAX_VALUE = (1 << 63) - 1

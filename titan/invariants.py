@@ -1,23 +1,31 @@
 """Whole-engine invariant checks (the books' own checks live in book.py / triggers.py).
 
 An engine is sound when: every book and trigger book passes its structural check; every
-open order is filed exactly once, under its own symbol, with a positive quantity; the
+open order is filed exactly once, under its own symbol, with a positive quantity, and
+obeys the new-order rules; no pending order is fireable at the current prices; the
 order, account and client-order-id indexes hold exactly the open orders; and each
 symbol's conservation ledger equals the open quantity found in its books.
+
+The checks read the engine's parts as explicit arguments (``Engine.check_invariants``
+passes them) and never change them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from titan.book import Order
-from titan.enums import Side, TimeInForce, WorkingType
+from titan.enums import (
+    CONDITIONAL_TYPES,
+    MARKET_TYPES,
+    MAX_VALUE,
+    Side,
+    TimeInForce,
+    WorkingType,
+)
+from titan.symbol_state import SymbolState
 from titan.symbols import SymbolSpec
 from titan.triggers import would_fire
-from titan.validation import CONDITIONAL_TYPES, MARKET_TYPES, MAX_VALUE
-
-if TYPE_CHECKING:
-    from titan.engine import Engine
 
 
 def order_errors(o: Order, spec: SymbolSpec) -> list[str]:
@@ -43,11 +51,22 @@ def order_errors(o: Order, spec: SymbolSpec) -> list[str]:
     return errors
 
 
-def check_engine(engine: Engine) -> list[str]:
-    """Every violated invariant of ``engine``; empty when sound. O(open orders)."""
+def engine_errors(
+    *,
+    symbols: Mapping[str, SymbolState],
+    orders: Mapping[int, Order],
+    by_account: Mapping[int, Mapping[int, Order]],
+    client_ids: Mapping[tuple[int, str], Order],
+) -> list[str]:
+    """Every violated invariant of an engine's parts; empty when sound. O(open orders).
+
+    ``symbols`` maps each symbol to its state; ``orders``, ``by_account`` and
+    ``client_ids`` are the engine's indexes of open orders (by order id, by account then
+    order id, and by (account, client order id)).
+    """
     errors: list[str] = []
     seen: dict[int, Order] = {}
-    for symbol, ss in engine._symbols.items():
+    for symbol, ss in symbols.items():
         errors += ss.book.check()
         errors += ss.triggers.check()
         mine = [o for side in (Side.BUY, Side.SELL) for o in ss.book.orders(side)]
@@ -74,20 +93,19 @@ def check_engine(engine: Engine) -> list[str]:
             errors.append(
                 f"{symbol}: quantity not conserved: ledger {ss.open_qty}, books {open_qty}"
             )
-    orders = engine._orders
     if seen.keys() != orders.keys() or any(orders[k] is not v for k, v in seen.items()):
         errors.append("order index disagrees with the books")
-    by_account = {a: sorted(ids) for a, ids in engine._by_account.items() if ids}
+    filed = {a: sorted(ids) for a, ids in by_account.items() if ids}
     expected: dict[int, list[int]] = {}
     for o in orders.values():
         expected.setdefault(o.account, []).append(o.order_id)
-    if by_account != {a: sorted(ids) for a, ids in expected.items()}:
+    if filed != {a: sorted(ids) for a, ids in expected.items()}:
         errors.append("account index disagrees with the books")
-    for acct, acct_orders in engine._by_account.items():
+    for acct, acct_orders in by_account.items():
         for oid, o in acct_orders.items():
             if o.account != acct or orders.get(oid) is not o:
                 errors.append(f"account index files order {oid} under account {acct}")
-    clients = {k: o.order_id for k, o in engine._client_ids.items()}
+    clients = {k: o.order_id for k, o in client_ids.items()}
     expected_clients = {
         (o.account, o.client_order_id): o.order_id for o in orders.values() if o.client_order_id
     }

@@ -5,21 +5,36 @@ in configuration order, each book's bids then asks best level first and queue or
 within a level, then pending conditional orders in firing order. Dict keys are written
 in a fixed order, so ``msgpack`` (which keeps insertion order) yields the same bytes in
 every process and under every PYTHONHASHSEED. The state hash is SHA-256 of those bytes.
+
+Restoring refuses (ValueError naming the first problem) any state the engine could not
+have produced: a wrong format or field layout, a bad spec, a field of the wrong type, an
+order id or (account, client order id) that appears twice, a non-conditional order in
+the trigger book, a market, IOC or FOK order or one of the wrong side resting in the
+book, a priority counter behind an order's priority, and, last, any broken invariant.
+``Engine.restore`` runs the steps in that order: :func:`read_specs`, then
+:func:`load_symbol` for each symbol, :func:`read_counters`, and the invariant check.
+This module reads and writes the parts it is given and never imports the engine.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import msgpack
 
-from titan.book import Order
-from titan.enums import OrderType, Side, StpMode, TimeInForce, WorkingType
+from titan.book import Order, open_order
+from titan.enums import (
+    CONDITIONAL_TYPES,
+    MARKET_TYPES,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+    WorkingType,
+)
+from titan.symbol_state import SymbolState
 from titan.symbols import SpecError, SymbolSpec
-from titan.validation import CONDITIONAL_TYPES, MARKET_TYPES
-
-if TYPE_CHECKING:
-    from titan.engine import Engine
 
 FORMAT = "titan-state/1"
 
@@ -60,12 +75,13 @@ def _order_row(o: Order) -> list[Any]:
     ]
 
 
-def export_state(engine: Engine) -> dict[str, Any]:
-    """Canonical plain-data state of ``engine``."""
-    symbols = []
-    for ss in engine._symbols.values():
+def build_state(symbols: Iterable[SymbolState], *, trade_id: int, priority: int) -> dict[str, Any]:
+    """Canonical plain-data state of an engine: its symbols (in configuration order) and
+    its trade id and priority counters."""
+    rows = []
+    for ss in symbols:
         book = ss.book
-        symbols.append(
+        rows.append(
             {
                 "spec": ss.spec.to_dict(),
                 "last_price": ss.last_price,
@@ -78,10 +94,10 @@ def export_state(engine: Engine) -> dict[str, Any]:
         )
     return {
         "format": FORMAT,
-        "trade_id": engine._trade_id,
-        "priority": engine._priority,
+        "trade_id": trade_id,
+        "priority": priority,
         "order_fields": list(ORDER_FIELDS),
-        "symbols": symbols,
+        "symbols": rows,
     }
 
 
@@ -107,20 +123,20 @@ def _order_from_row(row: Any, symbol: str) -> Order:
         raise ValueError(f"{symbol}: order row must have {len(ORDER_FIELDS)} fields: {row!r}")
     f = dict(zip(ORDER_FIELDS, row, strict=True))
     try:
-        o = Order(
-            f["order_id"],
-            f["account"],
-            symbol,
-            Side(f["side"]),
-            OrderType(f["type"]),
-            TimeInForce(f["tif"]),
-            f["price"],
-            f["qty"],
-            f["stop_price"],
-            WorkingType(f["working_type"]),
-            f["reduce_only"],
-            f["client_order_id"],
-            StpMode(f["stp"]),
+        o = open_order(
+            order_id=f["order_id"],
+            account=f["account"],
+            symbol=symbol,
+            side=Side(f["side"]),
+            type=OrderType(f["type"]),
+            tif=TimeInForce(f["tif"]),
+            price=f["price"],
+            qty=f["qty"],
+            stop_price=f["stop_price"],
+            working_type=WorkingType(f["working_type"]),
+            reduce_only=f["reduce_only"],
+            client_order_id=f["client_order_id"],
+            stp=StpMode(f["stp"]),
         )
     except ValueError as exc:
         raise ValueError(f"{symbol}: order {f['order_id']!r}: {exc}") from None
@@ -136,14 +152,8 @@ def _order_from_row(row: Any, symbol: str) -> Order:
     return o
 
 
-def restore_state(state: dict[str, Any]) -> Engine:
-    """Rebuild an engine from :func:`export_state` output.
-
-    Raises ValueError naming the first problem if the state is malformed or breaks an
-    invariant (so a corrupted snapshot is never silently loaded).
-    """
-    from titan.engine import Engine
-
+def read_specs(state: dict[str, Any]) -> list[SymbolSpec]:
+    """The symbol specs of an exported state, after checking its format and layout."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} state")
     if state.get("order_fields") != list(ORDER_FIELDS):
@@ -153,49 +163,69 @@ def restore_state(state: dict[str, Any]) -> Engine:
     ):
         raise ValueError("state symbols is missing or not a list of maps")
     try:
-        specs = [SymbolSpec(**s["spec"]) for s in state["symbols"]]
+        return [SymbolSpec(**s["spec"]) for s in state["symbols"]]
     except (KeyError, TypeError, SpecError) as exc:
         raise ValueError(f"state has a bad symbol spec: {exc}") from None
-    engine = Engine(specs)
+
+
+def load_symbol(
+    raw: dict[str, Any],
+    ss: SymbolState,
+    *,
+    orders: Mapping[int, Order],
+    client_ids: Mapping[tuple[int, str], Order],
+    index: Callable[[Order], None],
+) -> int:
+    """Load one exported symbol into the fresh ``ss``; return its highest order priority.
+
+    Every order is filed in ``ss``'s book or trigger book and handed to ``index``, which
+    adds it to the engine's indexes ``orders`` and ``client_ids`` (read here to refuse
+    an id that appears twice, across all symbols loaded so far).
+    """
+    symbol = ss.spec.symbol
+    for name in ("last_price", "mark_price", "open_qty"):
+        if type(raw.get(name)) is not int:
+            raise ValueError(f"{symbol}: {name} is not an integer")
+    ss.last_price = raw["last_price"]
+    ss.mark_price = raw["mark_price"]
+    ss.open_qty = raw["open_qty"]
     max_priority = 0
-    for raw, ss in zip(state["symbols"], engine._symbols.values(), strict=True):
-        symbol = ss.spec.symbol
-        for name in ("last_price", "mark_price", "open_qty"):
-            if type(raw.get(name)) is not int:
-                raise ValueError(f"{symbol}: {name} is not an integer")
-        ss.last_price = raw["last_price"]
-        ss.mark_price = raw["mark_price"]
-        ss.open_qty = raw["open_qty"]
-        for part in ("bids", "asks", "pending"):
-            rows = raw.get(part)
-            if not isinstance(rows, list):
-                raise ValueError(f"{symbol}: {part} is missing or not a list")
-            for row in rows:
-                o = _order_from_row(row, symbol)
-                if o.order_id in engine._orders:
-                    raise ValueError(f"{symbol}: order {o.order_id} appears twice")
-                if o.client_order_id and (o.account, o.client_order_id) in engine._client_ids:
-                    raise ValueError(
-                        f"{symbol}: client order id {o.client_order_id!r} of account "
-                        f"{o.account} appears twice"
-                    )
-                conditional = o.type in CONDITIONAL_TYPES
-                if part == "pending" and not conditional:
-                    raise ValueError(f"{symbol}: pending order {o.order_id} is a {o.type} order")
-                if part != "pending" and o.type in MARKET_TYPES:
-                    raise ValueError(f"{symbol}: resting order {o.order_id} is a {o.type} order")
-                if part != "pending" and o.tif not in (TimeInForce.GTC, TimeInForce.GTX):
-                    raise ValueError(f"{symbol}: resting order {o.order_id} has tif {o.tif}")
-                if part == "bids" and o.side is not Side.BUY:
-                    raise ValueError(f"{symbol}: order {o.order_id} is a {o.side} among bids")
-                if part == "asks" and o.side is not Side.SELL:
-                    raise ValueError(f"{symbol}: order {o.order_id} is a {o.side} among asks")
-                max_priority = max(max_priority, o.priority)
-                if part == "pending":
-                    ss.triggers.add(o)
-                else:
-                    ss.book.append(o)
-                engine._index(o)
+    for part in ("bids", "asks", "pending"):
+        rows = raw.get(part)
+        if not isinstance(rows, list):
+            raise ValueError(f"{symbol}: {part} is missing or not a list")
+        for row in rows:
+            o = _order_from_row(row, symbol)
+            if o.order_id in orders:
+                raise ValueError(f"{symbol}: order {o.order_id} appears twice")
+            if o.client_order_id and (o.account, o.client_order_id) in client_ids:
+                raise ValueError(
+                    f"{symbol}: client order id {o.client_order_id!r} of account "
+                    f"{o.account} appears twice"
+                )
+            conditional = o.type in CONDITIONAL_TYPES
+            if part == "pending" and not conditional:
+                raise ValueError(f"{symbol}: pending order {o.order_id} is a {o.type} order")
+            if part != "pending" and o.type in MARKET_TYPES:
+                raise ValueError(f"{symbol}: resting order {o.order_id} is a {o.type} order")
+            if part != "pending" and o.tif not in (TimeInForce.GTC, TimeInForce.GTX):
+                raise ValueError(f"{symbol}: resting order {o.order_id} has tif {o.tif}")
+            if part == "bids" and o.side is not Side.BUY:
+                raise ValueError(f"{symbol}: order {o.order_id} is a {o.side} among bids")
+            if part == "asks" and o.side is not Side.SELL:
+                raise ValueError(f"{symbol}: order {o.order_id} is a {o.side} among asks")
+            max_priority = max(max_priority, o.priority)
+            if part == "pending":
+                ss.triggers.add(o)
+            else:
+                ss.book.append(o)
+            index(o)
+    return max_priority
+
+
+def read_counters(state: dict[str, Any], max_priority: int) -> tuple[int, int]:
+    """The trade id and priority counters of an exported state, checked against the
+    highest priority of its orders (``max_priority``)."""
     for name in ("trade_id", "priority"):
         if type(state.get(name)) is not int:
             raise ValueError(f"state {name} is not an integer")
@@ -203,10 +233,11 @@ def restore_state(state: dict[str, Any]) -> Engine:
         raise ValueError(
             f"state priority counter {state['priority']} is behind an order's {max_priority}"
         )
-    engine._trade_id = state["trade_id"]
-    engine._priority = state["priority"]
-    errors = engine.check_invariants()
+    return state["trade_id"], state["priority"]
+
+
+def refuse_broken(errors: list[str]) -> None:
+    """ValueError listing the first few ``errors`` (invariant violations), if any."""
     if errors:
         shown = "; ".join(errors[:5]) + ("; ..." if len(errors) > 5 else "")
         raise ValueError(f"state breaks {len(errors)} invariant(s): {shown}")
-    return engine

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from titan.enums import MAX_VALUE
+
 
 class SpecError(ValueError):
     """A symbol specification or an edge value is invalid; the message names the field."""
@@ -70,7 +72,7 @@ class SymbolSpec:
             if type(value) is not int or value < 0:
                 raise SpecError(f"{self.symbol}: {name} must be a non-negative integer")
         for name in ("tick", "lot", "min_notional", "max_qty"):
-            if getattr(self, name) > (1 << 63) - 1:
+            if getattr(self, name) > MAX_VALUE:
                 raise SpecError(f"{self.symbol}: {name} must fit in 64 bits")
         if self.band_bps >= 10_000:
             raise SpecError(f"{self.symbol}: band_bps must be below 10000 (100%)")

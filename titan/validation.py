@@ -9,27 +9,24 @@ price band, uniqueness (order id, client order id), and finally the trigger rule
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from titan.book import Order
 from titan.commands import Amend, NewOrder
-from titan.enums import OrderType, RejectReason, Side, TimeInForce
+from titan.enums import (
+    CONDITIONAL_TYPES,
+    MARKET_TYPES,
+    MAX_VALUE,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+)
+from titan.symbol_state import SymbolState
 from titan.symbols import SymbolSpec
 from titan.triggers import would_fire
 
-if TYPE_CHECKING:
-    from titan.engine import SymbolState
-
 R = RejectReason
-
-# Largest id, account, price or quantity accepted: every integer in state must fit the
-# journal's and the state hash's msgpack encoding (signed 64-bit).
-MAX_VALUE = (1 << 63) - 1
-
-MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET})
-CONDITIONAL_TYPES = frozenset(
-    {OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET}
-)
 
 
 def outside_band(price: int, ss: SymbolState, band_bps: int) -> bool:
@@ -62,10 +59,16 @@ def validate_new(
     side: Side,
     otype: OrderType,
     tif: TimeInForce,
-    orders: dict[int, Order],
-    client_ids: dict[tuple[int, str], Order],
+    *,
+    orders: Mapping[int, Order],
+    client_ids: Mapping[tuple[int, str], Order],
 ) -> RejectReason | None:
-    """The first rule a new order breaks, or None (enum fields already normalised)."""
+    """The first rule a new order breaks, or None.
+
+    ``side``, ``otype`` and ``tif`` are the command's fields already normalised to enum
+    members; ``orders`` and ``client_ids`` are the engine's indexes of open orders (by
+    order id, and by (account, client order id)), read only.
+    """
     spec = ss.spec
     qty, price, stop = cmd.qty, cmd.price, cmd.stop_price
     if type(cmd.order_id) is not int or not 0 < cmd.order_id <= MAX_VALUE:

@@ -1,4 +1,6 @@
-"""The venue's invariants, checked after every step of the stateful tests.
+"""The venue's invariants, checked after every step of the stateful tests and on every
+restore (:meth:`venue.venue.Venue.restore`). :func:`check_venue` takes Titan's engine and
+the ledger and lists every violation:
 
 - Titan's own invariants hold.
 - Conservation, per quote asset: the wallets (the insurance fund's included), isolated
@@ -18,16 +20,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from sentinel.ledger import FUND, Sentinel
+from sentinel.ledger import FUND, Ledger
 from sentinel.margin import threshold
+from titan.engine import Engine
+from venue.state import rebuild_orders
 
-if TYPE_CHECKING:
-    from venue.venue import Venue
 
-
-def _exposures(s: Sentinel) -> dict[tuple[int, str, str], tuple[int, ...]]:
+def _exposures(s: Ledger) -> dict[tuple[int, str, str], tuple[int, ...]]:
     return {
         (w.account, w.asset, sym): (
             ex.buy_qty,
@@ -43,12 +42,10 @@ def _exposures(s: Sentinel) -> dict[tuple[int, str, str], tuple[int, ...]]:
     }
 
 
-def check_venue(venue: Venue) -> list[str]:
-    """Every violated invariant, as readable strings; empty when sound."""
-    from venue.state import rebuild_orders
-
-    s = venue.sentinel
-    problems = list(venue.titan.check_invariants())
+def check_venue(titan: Engine, s: Ledger) -> list[str]:
+    """Every violated invariant of the venue made of ``titan`` and the ledger ``s``, as
+    readable strings; empty when sound."""
+    problems = list(titan.check_invariants())
     for asset in s.assets:
         total = s.fees[asset]
         for (_, a), w in s.wallets.items():
@@ -78,8 +75,8 @@ def check_venue(venue: Venue) -> list[str]:
             not w.exposure or any(e.empty() for e in w.exposure.values())
         ):
             problems.append(f"wallet {w.account}/{w.asset} keeps an empty exposure")
-    fresh = Sentinel(s.contracts.values())
-    rebuild_orders(fresh, venue.titan)
+    fresh = Ledger(s.contracts.values())
+    rebuild_orders(fresh, titan)
     if _exposures(fresh) != _exposures(s):
         problems.append("order mirror differs from Titan's open orders")
     if {o: (v.qty, v.price) for o, v in fresh.orders.items()} != {

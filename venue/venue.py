@@ -20,7 +20,7 @@ Liquidation of a unit (an isolated position, or an account's cross positions in 
    bankruptcy price (rounded to the tick in the account's favour) goes into Titan; it
    pays no trading fee. Its fills realize PnL as usual. (In a cross unit a position's
    bankruptcy price is where its share of the unit's margin balance, by notional at
-   the mark, is used up: :meth:`Sentinel.bankruptcy_price`.)
+   the mark, is used up: :meth:`Ledger.bankruptcy_price`.)
 3. What the book did not fill is taken over by the insurance fund at the bankruptcy price
    (the fund then holds that position), as far as the fund's equity covers the loss of
    taking it at a price worse than the mark; the rest is auto-deleveraged against the
@@ -33,12 +33,16 @@ Liquidation of a unit (an isolated position, or an account's cross positions in 
 
 The fund works its positions off: on each mark price of a symbol where it holds one, it
 sends an IOC reduce-only order at the mark (rounded in its favour) into the book.
+
+The venue changes the ledger only through :class:`~sentinel.ledger.Ledger`'s methods, and
+Titan only through its commands. Typed seams: :data:`venue.types.Command` in,
+:data:`venue.types.Event` out; an optional ``titan_probe`` wraps every call into Titan.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import Any
 
@@ -46,10 +50,8 @@ from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType, Wi
 from sentinel.contracts import Contract
 from sentinel.events import (
     AutoDeleveraged,
-    BalanceReason,
-    FundReason,
+    Emitter,
     InsuranceTakeover,
-    IsolatedMarginChanged,
     LeverageSet,
     LiquidationFinished,
     LiquidationOrder,
@@ -59,38 +61,55 @@ from sentinel.events import (
     Refusal,
     Refused,
 )
-from sentinel.ledger import FUND, INTERNAL_ORDER_ID, OpenOrder, Position, Sentinel, UnitKey
+from sentinel.ledger import FUND, INTERNAL_ORDER_ID, Ledger, OpenOrder, Position, UnitKey
 from sentinel.pretrade import check_amend, check_identity, check_new
 from sentinel.units import MAX_DEPOSITS, MAX_MARK_NOTIONAL, MAX_VALUE, RATE_ONE, ceil_div
 from titan.commands import Amend, Cancel, CancelAll, NewOrder, SetMarkPrice
 from titan.engine import Engine
-from titan.enums import OrderType, Side, TimeInForce
+from titan.enums import CONDITIONAL_TYPES, LIMIT_TYPES, OrderType, Side, TimeInForce
 from titan.events import Accepted, Amended, Cancelled, Expired, Trade, Triggered
-from titan.validation import CONDITIONAL_TYPES
+from venue.invariants import check_venue
+from venue.state import encode_venue_state, export_venue_state, load_venue_state
+from venue.types import Command, Event, TitanCommand, TitanEvent, TitanProbe
 
-_LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP, OrderType.TAKE_PROFIT})
 MAX_FUNDING_RATE = RATE_ONE // 10  # |rate| <= 10% per interval
 MAX_TS = 1 << 62  # ms; leaves room for the next funding time in int64
+_COMMANDS = frozenset(
+    {NewOrder, Cancel, CancelAll, Amend, MarkPrice, Deposit, Withdraw, SetLeverage, SetMarginType}
+)
+
+
+class _Output(Emitter):
+    """One command's output: ``events``, Titan's and Sentinel's in the order they
+    happened, all stamped with the command's ``seq`` and ``ts``. The ledger reports into
+    it as an :class:`~sentinel.events.Emitter`; the venue adds Titan's events."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, seq: int, ts: int) -> None:
+        events: list[Event] = []
+        self.events = events
+        self.append = events.append  # what Emitter.__init__ does, without the call
+        self.seq = seq
+        self.ts = ts
 
 
 class Venue:
-    """Titan + Sentinel. Deterministic: equal command streams give equal events."""
+    """Titan + Sentinel. Deterministic: equal command streams give equal events.
 
-    def __init__(self, contracts: Iterable[Contract]) -> None:
+    ``titan_probe`` (optional, also settable later): called as ``probe(apply, command)``
+    instead of ``apply(command)`` for every command the venue sends into Titan, the
+    user's and its own; it must return ``apply(command)`` unchanged. It lets a caller
+    time Titan (the venue reads no clock) and survives :meth:`attach_titan`.
+    """
+
+    def __init__(
+        self, contracts: Iterable[Contract], *, titan_probe: TitanProbe | None = None
+    ) -> None:
         contracts = list(contracts)
-        self.sentinel = Sentinel(contracts)
+        self.sentinel = Ledger(contracts)
+        self.titan_probe: TitanProbe | None = titan_probe
         self.attach_titan(Engine(c.spec for c in contracts))
-        self._handlers: dict[type, Callable[[Any, list[Any]], None]] = {
-            NewOrder: self._new_order,
-            Cancel: self._cancel,
-            CancelAll: self._cancel,
-            Amend: self._amend,
-            MarkPrice: self._mark_price,
-            Deposit: self._deposit,
-            Withdraw: self._withdraw,
-            SetLeverage: self._set_leverage,
-            SetMarginType: self._set_margin_type,
-        }
 
     # -- public interface ---------------------------------------------------------
 
@@ -101,89 +120,118 @@ class Venue:
         engine.reduce_only_cap = self._reducible
         self.titan = engine
 
-    def apply(self, command: Any) -> list[Any]:
-        """Execute one command; return every event it produced, in order."""
-        handler = self._handlers.get(type(command))
-        if handler is None:
+    def apply(self, command: Command) -> list[Event]:
+        """Execute one command; return every event it produced, in order (TypeError for
+        anything that is not a venue command)."""
+        if type(command) not in _COMMANDS:
             raise TypeError(f"not a venue command: {type(command).__name__}")
-        out: list[Any] = []
-        handler(command, out)
-        return out
+        out = _Output(command.seq, command.ts)
+        if type(command) is NewOrder:
+            self._new_order(command, out)
+        elif type(command) is MarkPrice:
+            self._mark_price(command, out)
+        elif type(command) is Cancel or type(command) is CancelAll:
+            self._cancel(command, out)
+        elif type(command) is Amend:
+            self._amend(command, out)
+        elif type(command) is Deposit:
+            self._deposit(command, out)
+        elif type(command) is Withdraw:
+            self._withdraw(command, out)
+        elif type(command) is SetLeverage:
+            self._set_leverage(command, out)
+        elif type(command) is SetMarginType:
+            self._set_margin_type(command, out)
+        return out.events
 
     def state_hash(self) -> str:
         """SHA-256 (hex) of the canonical encoding of Titan's and Sentinel's state."""
-        from venue.state import encode_venue_state
-
         return hashlib.sha256(encode_venue_state(self.export_state())).hexdigest()
 
     def export_state(self) -> dict[str, Any]:
         """Plain-data state of both engines (see :mod:`venue.state`)."""
-        from venue.state import export_venue_state
-
-        return export_venue_state(self)
+        return export_venue_state(self.titan, self.sentinel)
 
     @classmethod
-    def restore(cls, state: dict[str, Any]) -> Venue:
-        """Rebuild a venue from :meth:`export_state` output (ValueError if malformed)."""
-        from venue.state import restore_venue_state
-
-        return restore_venue_state(state)
+    def restore(cls, state: dict[str, Any], *, titan_probe: TitanProbe | None = None) -> Venue:
+        """Rebuild a venue from :meth:`export_state` output. ValueError names the first
+        problem; the rebuilt venue is checked against every invariant before it is
+        returned, so a corrupt snapshot is never silently loaded."""
+        engine, ledger = load_venue_state(state)
+        problems = check_venue(engine, ledger)
+        if problems:
+            raise ValueError(f"restored state breaks an invariant: {problems[0]}")
+        venue = cls(ledger.contracts.values(), titan_probe=titan_probe)
+        venue.sentinel = ledger
+        venue.attach_titan(engine)
+        return venue
 
     def check_invariants(self) -> list[str]:
         """Every violated invariant (see :mod:`venue.invariants`), empty when sound."""
-        from venue.invariants import check_venue
-
-        return check_venue(self)
+        return check_venue(self.titan, self.sentinel)
 
     # -- Titan commands ------------------------------------------------------------
 
-    def _refuse(self, cmd: Any, reason: Refusal, out: list[Any]) -> None:
-        def field(name: str, kind: type, default: Any) -> Any:
-            value = getattr(cmd, name, default)
-            return value if type(value) is kind else default
-
+    def _refuse(self, cmd: Command, reason: Refusal, out: _Output) -> None:
+        """Report ``cmd`` refused; its account, symbol and order id where it has them
+        with the right type (0 or "" otherwise)."""
+        account = getattr(cmd, "account", 0)
+        symbol = getattr(cmd, "symbol", "")
+        order_id = getattr(cmd, "order_id", 0)
         out.append(
             Refused(
                 cmd.seq,
                 cmd.ts,
                 type(cmd).__name__,
-                field("account", int, 0),
-                field("symbol", str, ""),
-                field("order_id", int, 0),
+                account if type(account) is int else 0,
+                symbol if type(symbol) is str else "",
+                order_id if type(order_id) is int else 0,
                 reason,
             )
         )
 
-    def _new_order(self, cmd: NewOrder, out: list[Any]) -> None:
+    def _new_order(self, cmd: NewOrder, out: _Output) -> None:
         reason = check_new(self.sentinel, self.titan, cmd)
         if reason is not None:
             self._refuse(cmd, reason, out)
             return
         self._run(cmd, out, bool(cmd.reduce_only))
-        self._settle(out, cmd.seq, cmd.ts)
+        self._settle(out)
 
-    def _cancel(self, cmd: Cancel | CancelAll, out: list[Any]) -> None:
-        reason = check_identity(cmd.account, getattr(cmd, "order_id", 0))
+    def _cancel(self, cmd: Cancel | CancelAll, out: _Output) -> None:
+        reason = check_identity(cmd.account, cmd.order_id if type(cmd) is Cancel else 0)
         if reason is not None:
             self._refuse(cmd, reason, out)
             return
         self._run(cmd, out)
 
-    def _amend(self, cmd: Amend, out: list[Any]) -> None:
+    def _amend(self, cmd: Amend, out: _Output) -> None:
         reason = check_identity(cmd.account, cmd.order_id) or check_amend(self.sentinel, cmd)
         if reason is not None:
             self._refuse(cmd, reason, out)
             return
         self._run(cmd, out)
-        self._settle(out, cmd.seq, cmd.ts)
+        self._settle(out)
 
-    def _run(self, cmd: Any, out: list[Any], reduce_only: bool = False) -> None:
-        """Apply a Titan command; mirror its order events and clear its trades."""
+    def _run(
+        self,
+        cmd: TitanCommand,
+        out: _Output,
+        reduce_only: bool = False,
+        liquidated: Position | None = None,
+    ) -> list[TitanEvent]:
+        """Apply a Titan command; mirror its order events and clear its trades; return
+        Titan's events. ``reduce_only``: the order it places is reduce-only.
+        ``liquidated``: the command is that position's liquidation order, whose trades
+        settle as liquidation fills."""
         s = self.sentinel
-        for e in self.titan.apply(cmd):
-            out.append(e)
+        probe = self.titan_probe
+        titan_events = self.titan.apply(cmd) if probe is None else probe(self.titan.apply, cmd)
+        events = out.events
+        for e in titan_events:
+            events.append(e)
             if type(e) is Trade:
-                self._clear(e, out)
+                self._clear(e, out, liquidated)
             elif type(e) is Accepted:
                 s.order_opened(
                     e.order_id,
@@ -194,7 +242,7 @@ class Venue:
                         e.price,
                         e.qty,
                         reduce_only,
-                        e.type in _LIMIT_TYPES,
+                        e.type in LIMIT_TYPES,
                         e.type not in CONDITIONAL_TYPES,
                     ),
                 )
@@ -204,8 +252,9 @@ class Venue:
                 s.order_closed(e.order_id)
             elif type(e) is Amended:
                 s.order_amended(e.order_id, e.price, e.qty)
+        return titan_events
 
-    def _reducible(self, account: int, symbol: str, side: Side, events: list[Any]) -> int:
+    def _reducible(self, account: int, symbol: str, side: Side, events: list[TitanEvent]) -> int:
         """Titan's reduce-only hook: how much an order of ``side`` may still trade now.
 
         Sentinel's position is the one before the running Titan command (its trades are
@@ -221,8 +270,9 @@ class Venue:
                     size -= bought
         return max(size, 0) if side is Side.SELL else max(-size, 0)
 
-    def _clear(self, t: Trade, out: list[Any]) -> None:
-        """A trade changes both positions; Sentinel's own orders pay no fee."""
+    def _clear(self, t: Trade, out: _Output, liquidated: Position | None) -> None:
+        """A trade changes both positions; Sentinel's own orders pay no fee; the fills of
+        the ``liquidated`` position (in the trade's symbol) are liquidation fills."""
         s = self.sentinel
         c = s.contracts[t.symbol]
         s.order_reduced(t.maker_order_id, t.qty)
@@ -230,16 +280,22 @@ class Venue:
         taker_dq = t.qty if t.aggressor is Side.BUY else -t.qty
         maker_fee = 0 if t.maker_order_id >= INTERNAL_ORDER_ID else c.maker_fee
         taker_fee = 0 if t.taker_order_id >= INTERNAL_ORDER_ID else c.taker_fee
+        maker_liq = taker_liq = False
+        if liquidated is not None and liquidated.symbol == t.symbol:
+            maker_liq = t.maker_account == liquidated.account
+            taker_liq = t.taker_account == liquidated.account
         s.fill(
-            t.maker_account, t.symbol, -taker_dq, t.price, maker_fee, t.trade_id, out, t.seq, t.ts
-        )
+            out, t.maker_account, t.symbol, -taker_dq, t.price,
+            fee_rate=maker_fee, trade_id=t.trade_id, liquidation=maker_liq,
+        )  # fmt: skip
         s.fill(
-            t.taker_account, t.symbol, taker_dq, t.price, taker_fee, t.trade_id, out, t.seq, t.ts
-        )
+            out, t.taker_account, t.symbol, taker_dq, t.price,
+            fee_rate=taker_fee, trade_id=t.trade_id, liquidation=taker_liq,
+        )  # fmt: skip
 
     # -- settlement and liquidation --------------------------------------------------
 
-    def _settle(self, out: list[Any], seq: int, ts: int) -> None:
+    def _settle(self, out: _Output) -> None:
         """Trim reduce-only orders, then evaluate dirty units exactly, always the smallest
         key next (units dirtied meanwhile join the queue): liquidate the crossed ones,
         re-index the rest, until nothing is left to do.
@@ -254,10 +310,8 @@ class Venue:
         changed = True  # new dirty units may exist (at the start, after a liquidation)
         while True:
             if s.touched:
-                touched = sorted(s.touched)
-                s.touched.clear()
-                for account, symbol in touched:
-                    self._trim_reduce_only(account, symbol, out, seq, ts)
+                for account, symbol in s.take_touched():
+                    self._trim_reduce_only(account, symbol, out)
             if changed:
                 for key in s.dirty:
                     if key not in queued:
@@ -268,18 +322,15 @@ class Venue:
                 return
             key = heappop(queue)
             queued.discard(key)
-            if key not in s.dirty:
+            if not s.clean(key):
                 continue
-            del s.dirty[key]
             if s.crossed(key):
-                self._liquidate(key, out, seq, ts)
+                self._liquidate(key, out)
                 changed = True
             else:
                 s.reindex(key)
 
-    def _trim_reduce_only(
-        self, account: int, symbol: str, out: list[Any], seq: int, ts: int
-    ) -> None:
+    def _trim_reduce_only(self, account: int, symbol: str, out: _Output) -> None:
         """Cancel reduce-only orders (newest first) that no longer fit the position."""
         s = self.sentinel
         w = s.wallets.get((account, s.contracts[symbol].quote))
@@ -288,6 +339,7 @@ class Venue:
             return
         p = s.position(account, symbol)
         size = p.size if p is not None else 0
+        seq, ts = out.seq, out.ts
         for buy, allowed in ((False, max(size, 0)), (True, max(-size, 0))):
             pending = ex.ro_buy if buy else ex.ro_sell
             for oid in s.reduce_only_orders(account, symbol, buy) if pending > allowed else ():
@@ -299,21 +351,22 @@ class Venue:
 
     def _internal_order(
         self,
+        out: _Output,
         account: int,
         symbol: str,
+        *,
         buy: bool,
         qty: int,
         price: int,
-        out: list[Any],
-        seq: int,
-        ts: int,
+        liquidated: Position | None = None,
     ) -> None:
         """Send Sentinel's own IOC reduce-only order(s) for ``qty`` limited at ``price``,
         within Titan's filters: the limit is moved inside the price band (only ever to a
         better price for the account), the quantity is split into orders of at most the
         symbol's maximum, and a piece below the minimum notional is not sent (what is not
         sent stays with the position, for the takeover). Stops at the first piece the
-        book does not fill completely."""
+        book does not fill completely. ``liquidated``: the position the orders close
+        under liquidation (None for the fund's orders)."""
         s = self.sentinel
         spec = s.contracts[symbol].spec
         tick = spec.tick
@@ -326,45 +379,36 @@ class Venue:
                 return  # the band excludes every price at least as good as the limit
         side = Side.BUY if buy else Side.SELL
         piece = spec.max_qty // spec.lot * spec.lot if spec.max_qty else qty
+        seq, ts = out.seq, out.ts
         left = qty
         while left:
             q = min(left, piece)
             if q * price < spec.min_notional:
                 return
-            oid = s.next_order_id
-            s.next_order_id += 1
+            oid = s.new_order_id()
             if account != FUND:
                 out.append(LiquidationOrder(seq, ts, account, symbol, oid, side.value, q, price))
             order = NewOrder(
                 seq, ts, symbol, account, oid, side, q, price, OrderType.LIMIT, TimeInForce.IOC,
                 reduce_only=True,
             )  # fmt: skip
-            start = len(out)
-            self._run(order, out, True)
-            filled = sum(e.qty for e in out[start:] if type(e) is Trade and e.taker_order_id == oid)
+            events = self._run(order, out, reduce_only=True, liquidated=liquidated)
+            filled = sum(e.qty for e in events if type(e) is Trade and e.taker_order_id == oid)
             if filled < q:
                 return
             left -= q
 
-    def _transfer(
-        self, p: Position, to: int, qty: int, price: int, out: list[Any], seq: int, ts: int
-    ) -> None:
-        """Move ``qty`` of ``p`` to account ``to`` at ``price`` (takeover or ADL; no fee)."""
-        dq = qty if p.size > 0 else -qty
-        self.sentinel.fill(p.account, p.symbol, -dq, price, 0, 0, out, seq, ts)
-        self.sentinel.fill(to, p.symbol, dq, price, 0, 0, out, seq, ts)
-
-    def _liquidate(self, key: UnitKey, out: list[Any], seq: int, ts: int) -> None:
+    def _liquidate(self, key: UnitKey, out: _Output) -> None:
         """Liquidate a crossed unit (see the module docstring)."""
         s = self.sentinel
         account, asset, symbol = key
+        seq, ts = out.seq, out.ts
         balance, mm_scaled = s.unit_state(key)
         out.append(
             LiquidationStarted(
                 seq, ts, account, asset, symbol, ceil_div(mm_scaled, RATE_ONE), balance
             )
         )
-        w = s.wallets[(account, asset)]
         if symbol:
             cancel = [symbol]
         else:  # every order in the asset draws on the wallet the liquidation takes
@@ -373,20 +417,20 @@ class Venue:
             if self.titan.open_orders(account, sym):
                 self._run(CancelAll(seq, ts, sym, account), out)
         filled = taken = deleveraged = fee_due = 0
-        positions = s.unit_positions(key)
-        for p in positions:
+        for p in s.unit_positions(key):
             c = s.contracts[p.symbol]
-            s.liquidating = p
             bp = s.bankruptcy_price(key, p)
             long = p.size > 0
             qty = abs(p.size)
             fee_due += ceil_div(qty * bp * c.scale * c.liquidation_fee, RATE_ONE)
-            self._internal_order(account, p.symbol, not long, qty, bp, out, seq, ts)
+            self._internal_order(
+                out, account, p.symbol, buy=not long, qty=qty, price=bp, liquidated=p
+            )
             left = abs(p.size)
             filled += qty - left
             take = s.fund_capacity(asset, p.symbol, long, bp, left) if left else 0
             if take:
-                self._transfer(p, FUND, take, bp, out, seq, ts)
+                s.transfer(out, p, FUND, take, bp)
                 out.append(
                     InsuranceTakeover(seq, ts, account, p.symbol, take if long else -take, bp)
                 )
@@ -396,42 +440,21 @@ class Venue:
                 for rank, q in enumerate(s.adl_queue(p.symbol, not long, account), 1):
                     n = min(left, abs(q.size))
                     cp = q.account
-                    self._transfer(p, cp, n, bp, out, seq, ts)
+                    s.transfer(out, p, cp, n, bp)
                     out.append(AutoDeleveraged(seq, ts, p.symbol, account, cp, n, bp, rank))
                     deleveraged += n
                     left -= n
                     if not left:
                         break
             if left:  # no opposite user position left: the fund takes the rest regardless
-                self._transfer(p, FUND, left, bp, out, seq, ts)
+                s.transfer(out, p, FUND, left, bp)
                 out.append(
                     InsuranceTakeover(seq, ts, account, p.symbol, left if long else -left, bp)
                 )
                 taken += left
-            s.liquidating = None
-            if not p.isolated:
+            if not p.isolated:  # closed; an isolated one stays until its margin is settled
                 s.drop(p)
-        if symbol:
-            p = positions[0]
-            left_margin = p.margin
-            p.margin = 0
-            s.drop(p)
-            out.append(
-                IsolatedMarginChanged(
-                    seq, ts, account, symbol, BalanceReason.LIQUIDATION, -left_margin, 0
-                )
-            )
-        else:
-            left_margin = w.balance
-            if left_margin:
-                s.credit(w, -left_margin, BalanceReason.LIQUIDATION, out, seq, ts)
-        fee = min(fee_due, max(left_margin, 0))
-        if fee:
-            s.to_fund(asset, fee, FundReason.LIQUIDATION_FEE, out, seq, ts, account, symbol)
-        rest = left_margin - fee
-        if rest:
-            reason = FundReason.LIQUIDATION_SURPLUS if rest > 0 else FundReason.LIQUIDATION_DEFICIT
-            s.to_fund(asset, rest, reason, out, seq, ts, account, symbol)
+        fee, rest = s.settle_liquidation(out, key, fee_due)
         out.append(
             LiquidationFinished(
                 seq, ts, account, asset, symbol, filled, taken, deleveraged, fee, rest
@@ -439,7 +462,7 @@ class Venue:
         )
         s.reindex(key)  # retire the unit's remaining entries in other symbols' heaps
 
-    def _unwind_fund(self, symbol: str, out: list[Any], seq: int, ts: int) -> None:
+    def _unwind_fund(self, symbol: str, out: _Output) -> None:
         """The fund offers its position in ``symbol`` to the book at the mark."""
         s = self.sentinel
         p = s.position(FUND, symbol)
@@ -451,12 +474,12 @@ class Venue:
         best = self.titan.best_bid(symbol) if p.size > 0 else self.titan.best_ask(symbol)
         if best is None or (best.price < price if p.size > 0 else best.price > price):
             return  # nothing in the book at the mark or better: no order, no noise
-        self._internal_order(FUND, symbol, p.size < 0, abs(p.size), price, out, seq, ts)
-        self._settle(out, seq, ts)
+        self._internal_order(out, FUND, symbol, buy=p.size < 0, qty=abs(p.size), price=price)
+        self._settle(out)
 
     # -- Sentinel commands -------------------------------------------------------------
 
-    def _mark_price(self, cmd: MarkPrice, out: list[Any]) -> None:
+    def _mark_price(self, cmd: MarkPrice, out: _Output) -> None:
         s = self.sentinel
         symbol, price, rate = cmd.symbol, cmd.price, cmd.funding_rate
         if type(symbol) is not str or symbol not in s.contracts:
@@ -469,22 +492,14 @@ class Venue:
             return self._refuse(cmd, Refusal.INVALID_TIMESTAMP, out)
         if s.open_qty[symbol] * price * s.contracts[symbol].scale > MAX_MARK_NOTIONAL:
             return self._refuse(cmd, Refusal.NOTIONAL_TOO_LARGE, out)
-        seq, ts = cmd.seq, cmd.ts
-        s.marks[symbol] = price
-        s.funding_rate[symbol] = rate
-        self._run(SetMarkPrice(seq, ts, symbol, price), out)
-        interval = s.contracts[symbol].funding_interval
-        due = s.next_funding.get(symbol)
-        if due is not None and ts >= due:
-            s.settle_funding(symbol, out, seq, ts)
-        if due is None or ts >= due:
-            s.next_funding[symbol] = (ts // interval + 1) * interval
-        for key in s.pop_crossed(symbol, price):
-            s.dirty[key] = None
-        self._settle(out, seq, ts)
-        self._unwind_fund(symbol, out, seq, ts)
+        s.set_mark(symbol, price, rate)
+        self._run(SetMarkPrice(cmd.seq, cmd.ts, symbol, price), out)
+        s.advance_funding(out, symbol)
+        s.flag_crossed(symbol, price)
+        self._settle(out)
+        self._unwind_fund(symbol, out)
 
-    def _account_reason(self, account: Any) -> Refusal | None:
+    def _account_reason(self, account: object) -> Refusal | None:
         if type(account) is not int or not 0 <= account <= MAX_VALUE:
             return Refusal.INVALID_ACCOUNT
         if account == FUND:
@@ -501,7 +516,7 @@ class Venue:
             return Refusal.INVALID_AMOUNT
         return None
 
-    def _deposit(self, cmd: Deposit, out: list[Any]) -> None:
+    def _deposit(self, cmd: Deposit, out: _Output) -> None:
         s = self.sentinel
         reason = self._money_reason(cmd)
         w = s.wallets.get((cmd.account, cmd.asset)) if reason is None else None
@@ -512,18 +527,10 @@ class Venue:
             reason = Refusal.INVALID_AMOUNT
         if reason is not None:
             return self._refuse(cmd, reason, out)
-        s.net_deposits[cmd.asset] += cmd.amount
-        s.credit(
-            s.wallet(cmd.account, cmd.asset),
-            cmd.amount,
-            BalanceReason.DEPOSIT,
-            out,
-            cmd.seq,
-            cmd.ts,
-        )
-        self._settle(out, cmd.seq, cmd.ts)
+        s.deposit(out, cmd.account, cmd.asset, cmd.amount)
+        self._settle(out)
 
-    def _withdraw(self, cmd: Withdraw, out: list[Any]) -> None:
+    def _withdraw(self, cmd: Withdraw, out: _Output) -> None:
         s = self.sentinel
         reason = self._money_reason(cmd)
         w = s.wallets.get((cmd.account, cmd.asset)) if reason is None else None
@@ -534,9 +541,8 @@ class Venue:
                 reason = Refusal.WITHDRAW_BREACHES_MARGIN
         if reason is not None or w is None:
             return self._refuse(cmd, reason or Refusal.INSUFFICIENT_BALANCE, out)
-        s.net_deposits[cmd.asset] -= cmd.amount
-        s.credit(w, -cmd.amount, BalanceReason.WITHDRAW, out, cmd.seq, cmd.ts)
-        self._settle(out, cmd.seq, cmd.ts)
+        s.withdraw(out, w, cmd.amount)
+        self._settle(out)
 
     def _symbol_reason(self, cmd: SetLeverage | SetMarginType) -> Refusal | None:
         reason = self._account_reason(cmd.account)
@@ -546,7 +552,7 @@ class Venue:
             reason = Refusal.UNKNOWN_SYMBOL
         return reason
 
-    def _set_leverage(self, cmd: SetLeverage, out: list[Any]) -> None:
+    def _set_leverage(self, cmd: SetLeverage, out: _Output) -> None:
         """Binance rules: 1 <= leverage <= the first bracket's maximum; the position's
         notional must be allowed at the new leverage; an isolated position's leverage is
         fixed while it is open; a cross account must keep a non-negative available
@@ -577,16 +583,12 @@ class Venue:
                 return self._refuse(cmd, Refusal.NOTIONAL_ABOVE_LEVERAGE_LIMIT, out)
         if size and isolated:
             return self._refuse(cmd, Refusal.POSITION_OR_ORDERS_OPEN, out)
-        if w is not None and lev < old_lev:
-            s.store_settings(cmd.account, cmd.symbol, lev, isolated)
-            short = s.available(w) < 0
-            s.store_settings(cmd.account, cmd.symbol, old_lev, isolated)
-            if short:
-                return self._refuse(cmd, Refusal.INSUFFICIENT_MARGIN, out)
+        if w is not None and lev < old_lev and s.available_at_leverage(w, cmd.symbol, lev) < 0:
+            return self._refuse(cmd, Refusal.INSUFFICIENT_MARGIN, out)
         s.store_settings(cmd.account, cmd.symbol, lev, isolated)
         out.append(LeverageSet(cmd.seq, cmd.ts, cmd.account, cmd.symbol, lev))
 
-    def _set_margin_type(self, cmd: SetMarginType, out: list[Any]) -> None:
+    def _set_margin_type(self, cmd: SetMarginType, out: _Output) -> None:
         s = self.sentinel
         reason = self._symbol_reason(cmd)
         if reason is None and type(cmd.isolated) is not bool:

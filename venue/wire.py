@@ -12,7 +12,6 @@ members, so a decoded command executes exactly as the original did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType, Withdraw
 from sentinel.events import SENTINEL_EVENTS
@@ -20,16 +19,17 @@ from titan.commands import SetMarkPrice
 from titan.events import EVENT_TYPES as TITAN_EVENTS
 from titan.wire import COMMAND_TYPES as TITAN_COMMANDS
 from titan.wire import decode_pair
+from venue.types import Command, Event
 
-COMMAND_TYPES: dict[str, type[Any]] = {
+COMMAND_TYPES: dict[str, type[Command]] = {
     name: cls for name, cls in TITAN_COMMANDS.items() if cls is not SetMarkPrice
 } | {cls.__name__: cls for cls in (MarkPrice, Deposit, Withdraw, SetLeverage, SetMarginType)}
-EVENT_TYPES: dict[str, type[Any]] = TITAN_EVENTS | {cls.__name__: cls for cls in SENTINEL_EVENTS}
+EVENT_TYPES: dict[str, type[Event]] = TITAN_EVENTS | {c.__name__: c for c in SENTINEL_EVENTS}
 _COMMAND_TAGS: dict[type, str] = {cls: name for name, cls in COMMAND_TYPES.items()}
 _EVENT_TAGS: dict[type, str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
 
-def command_to_wire(cmd: Any) -> tuple[str, Any]:
+def command_to_wire(cmd: Command) -> tuple[str, Command]:
     """``(type name, cmd)``; TypeError for anything that is not a venue command."""
     tag = _COMMAND_TAGS.get(type(cmd))
     if tag is None:
@@ -37,17 +37,19 @@ def command_to_wire(cmd: Any) -> tuple[str, Any]:
     return tag, cmd
 
 
-def events_to_wire(events: Sequence[Any]) -> list[tuple[str, Any]]:
+def events_to_wire(events: Sequence[Event]) -> list[tuple[str, Event]]:
     """``[(type name, event), ...]``."""
     tags = _EVENT_TAGS
     return [(tags[type(e)], e) for e in events]
 
 
-def command_from_wire(wire: Any) -> Any:
+def command_from_wire(wire: object) -> Command:
     """Inverse of :func:`command_to_wire` (ValueError naming what is wrong)."""
-    return decode_pair(wire, COMMAND_TYPES, "command")
+    cmd: Command = decode_pair(wire, COMMAND_TYPES, "command")
+    return cmd
 
 
-def event_from_wire(wire: Any) -> Any:
+def event_from_wire(wire: object) -> Event:
     """Inverse of one element of :func:`events_to_wire` (ValueError naming what is wrong)."""
-    return decode_pair(wire, EVENT_TYPES, "event")
+    event: Event = decode_pair(wire, EVENT_TYPES, "event")
+    return event

@@ -54,7 +54,7 @@ from titan import (
     TimeInForce,
     Trade,
 )
-from titan.validation import CONDITIONAL_TYPES
+from titan.enums import CONDITIONAL_TYPES
 
 NEW = 0
 CANCEL = 1

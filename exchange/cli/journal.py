@@ -1,9 +1,18 @@
-"""``exchange journal ...`` (inspect, verify, audit, replay) and the ``--journal`` option.
+"""``exchange journal info|verify|audit|replay|show DIR``: look into an Oracle journal.
 
-Exit status: 0 when every check passed, 1 when the journal is damaged (the message names
-the seq where one can be named; RocksDB refusing its own files names none) or an audit
-found a divergence, 2 for usage errors (no journal there, journal in use, bad flags). A
-traceback is never shown.
+``info``: head, size, snapshots, genesis; ``verify``: keys, gaps, hash chain, decoding,
+head, anchor and snapshots; ``audit``: re-execute every input and compare events and
+state hashes (``--from-snapshot``: from the oldest snapshot); ``replay``: the books at a
+seq or time; ``show``: the records as JSON lines, as ``exchange inspect --json`` prints
+them (:mod:`exchange.audit.records`).
+
+Rules
+-----
+- The journal is opened read-only. ``--json`` prints one JSON object instead of text.
+- Exit status: 0 when every check passed, 1 when the journal is damaged (the message
+  names the seq where one can be named; RocksDB refusing its own files names none) or
+  an audit found a divergence, 2 for usage errors (no journal there, journal in use,
+  bad flags). A traceback is never shown.
 """
 
 from __future__ import annotations
@@ -11,86 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
 from typing import Any
 
+from exchange.audit.records import decode_record, journal_wire, record_json
+from exchange.cli.args import nonneg_int, nonneg_positive_int
 from exchange.errors import UserError
-from exchange.runtime.machines import (
-    TitanMachine,
-    VenueMachine,
-    factory_for,
-    parse_genesis,
-    titan_genesis,
-)
-from exchange.runtime.recorder import Recorder
-from oracle import Durability, Journal, JournalCorrupt
+from exchange.runtime.machines import TitanMachine, VenueMachine, factory_for, parse_genesis
+from oracle import Journal, JournalCorrupt
 from oracle.replay import audit, rebuild, rebuild_at_time
-from titan import Engine
-from titan.symbols import SymbolSpec
+
+NAME = "journal"
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
-
-
-def _pos_int(text: str) -> int:
-    value = _nonneg_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
-def add_journal_options(parser: argparse.ArgumentParser) -> None:
-    """``--journal DIR`` and its tuning flags, for the commands that execute inputs."""
-    g = parser.add_argument_group("journal (Oracle)")
-    g.add_argument("--journal", metavar="DIR", help="record every input and its events here")
-    g.add_argument(
-        "--durability",
-        choices=[d.value for d in Durability],
-        default=Durability.SYNC.value,
-        help="sync: acknowledge a batch once fsynced (default); async: once written",
-    )
-    g.add_argument("--batch", type=_pos_int, default=1024, help="records per group commit")
-    g.add_argument(
-        "--checkpoint-every", type=_nonneg_int, default=10_000, help="state hash every N records"
-    )
-    g.add_argument(
-        "--snapshot-every", type=_nonneg_int, default=100_000, help="snapshot every N records"
-    )
-
-
-def open_recorder(
-    args: argparse.Namespace, specs: Iterable[SymbolSpec], engine: Engine
-) -> Recorder:
-    """A recorder on a new (or empty) journal at ``args.journal`` for a fresh ``engine``."""
-    journal = Journal.open(
-        args.journal, create=True, durability=args.durability, genesis=titan_genesis(specs)
-    )
-    if journal.last_seq:
-        n = journal.last_seq
-        journal.close()
-        raise UserError(
-            f"journal {args.journal} already holds {n} records; this command starts at seq 1, "
-            "so give it a new directory"
-        )
-    return Recorder(
-        journal,
-        TitanMachine(engine),
-        batch_size=args.batch,
-        checkpoint_every=args.checkpoint_every,
-        snapshot_every=args.snapshot_every,
-    )
-
-
-def add_journal_parser(sub: Any) -> None:
-    """The ``journal`` subcommand and its verbs."""
-    jp = sub.add_parser("journal", help="inspect, verify, audit or replay an Oracle journal")
+def register(sub: Any) -> None:
+    """Add ``journal`` and its verbs to the CLI's subparsers."""
+    jp = sub.add_parser(NAME, help="inspect, verify, audit or replay an Oracle journal")
     verbs = jp.add_subparsers(dest="verb", metavar="VERB", parser_class=type(jp), required=True)
     info = verbs.add_parser("info", help="head, size, snapshots, genesis")
     verify = verbs.add_parser(
@@ -104,13 +48,13 @@ def add_journal_parser(sub: Any) -> None:
     )
     rep = verbs.add_parser("replay", help="rebuild the state at a seq or time and show it")
     at = rep.add_mutually_exclusive_group()
-    at.add_argument("--seq", type=_nonneg_int, help="state after this record (default: last)")
+    at.add_argument("--seq", type=nonneg_int, help="state after this record (default: last)")
     at.add_argument("--time", type=int, help="state at this timestamp (ns)")
     rep.add_argument("--no-snapshots", action="store_true", help="replay from record 1")
-    rep.add_argument("--depth", type=_pos_int, default=5, help="levels to show")
+    rep.add_argument("--depth", type=nonneg_positive_int, default=5, help="levels to show")
     show = verbs.add_parser("show", help="print records as JSON lines")
-    show.add_argument("--from", dest="start", type=_pos_int, default=1, help="first seq")
-    show.add_argument("--to", dest="stop", type=_pos_int, default=None, help="last seq")
+    show.add_argument("--from", dest="start", type=nonneg_positive_int, default=1, help="first seq")
+    show.add_argument("--to", dest="stop", type=nonneg_positive_int, default=None, help="last seq")
     for p in (info, verify, aud, rep, show):
         p.add_argument("dir", help="journal directory")
         if p is not show:
@@ -260,8 +204,6 @@ def _replay(args: argparse.Namespace, journal: Journal) -> int:
 
 def _show(args: argparse.Namespace, journal: Journal) -> int:
     """The records as JSON lines, as ``exchange inspect --json`` prints them."""
-    from exchange.cli.audit import decode_record, journal_wire, record_json
-
     wire = journal_wire(journal)
     out = sys.stdout
     for rec in journal.records(args.start, args.stop):
@@ -272,7 +214,7 @@ def _show(args: argparse.Namespace, journal: Journal) -> int:
 _VERBS = {"info": _info, "verify": _verify, "audit": _audit, "replay": _replay, "show": _show}
 
 
-def run_journal(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Dispatch ``exchange journal VERB DIR``; the journal is opened read-only."""
     try:
         journal = Journal.open(args.dir, read_only=True)
@@ -291,9 +233,4 @@ def run_journal(args: argparse.Namespace) -> int:
         journal.close()
 
 
-__all__ = [
-    "add_journal_options",
-    "add_journal_parser",
-    "open_recorder",
-    "run_journal",
-]
+__all__ = ["NAME", "register", "run"]

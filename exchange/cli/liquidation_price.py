@@ -1,16 +1,12 @@
 """``exchange liquidation-price``: Binance USDⓈ-M liquidation price of one position.
 
-The arithmetic is exact. Every number from the command line is parsed as a Decimal and
-turned into a :class:`~fractions.Fraction`; :func:`sentinel.margin.crossing` and
-:func:`sentinel.margin.bankruptcy` then solve DESIGN.md section 7's formula in money units
-(a quote amount times ``MONEY_ONE``; ``k = MONEY_ONE`` makes ``qty * price * k`` money):
-
-    base = W + UPNL1 - C - TMM1,   C = side * qty * entry * k   (bankruptcy: without TMM1)
-
-Isolated margin (the default) has ``TMM1 = UPNL1 = 0``. The brackets are the symbol's
-contract table (``--config``, else the embedded defaults) tried in order until one holds
-its own solution; ``--mmr R --maintenance-amount C`` replaces the table by that single
-bracket (the FAQ's worked examples give the bracket this way).
+This module parses the arguments and prints; the arithmetic is
+:func:`sentinel.liquidation.calculate`, exact (see that module for the rule and the
+bracket choice). Every number from the command line is parsed as a Decimal and turned
+into a :class:`~fractions.Fraction`. Isolated margin (the default) has ``TMM1 = UPNL1 =
+0``. The brackets are the symbol's contract table (``--config``, else the embedded
+defaults); ``--mmr R --maintenance-amount C`` replaces the table by that single bracket
+(the FAQ's worked examples give the bracket this way).
 
 Only the display rounds: prices half-up to ``max(2, price decimals)`` decimals, money to
 8 decimals, the margin ratio to 0.01%. Every bad flag raises :class:`UserError` naming it.
@@ -22,7 +18,6 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -32,113 +27,14 @@ from exchange.config.symbols import load_contracts
 from exchange.errors import UserError
 from sentinel.brackets import Bracket
 from sentinel.contracts import Contract
-from sentinel.margin import bankruptcy, crossing, solve
-from sentinel.units import MONEY_DECIMALS, MONEY_ONE, RATE_DECIMALS, RATE_ONE
+from sentinel.liquidation import calculate
+from sentinel.units import MONEY_DECIMALS, MONEY_ONE, RATE_DECIMALS
 from titan.symbols import SpecError, to_units
 
 # Input sanity bounds: |value| < 10**15 and at most 20 decimal places (keeps every exact
 # intermediate small; no real position comes near either).
 MAX_INTEGER_DIGITS = 15
 MAX_DECIMAL_PLACES = 20
-
-_K = Fraction(MONEY_ONE)
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One bracket tried: its solution (quote price) and whether it holds its own notional."""
-
-    bracket: Bracket
-    price: Fraction
-    used: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Calculation:
-    """The exact result; amounts in quote units, prices in quote per base unit.
-
-    ``margin_ratio`` is ``(TMM1 + MM) / (W + UPNL1)`` at the entry price, None when that
-    margin balance is not positive. ``never_liquidated``: a long whose liquidation price is
-    not positive (its margin covers maintenance at every price).
-    """
-
-    liquidation_price: Fraction
-    bankruptcy_price: Fraction
-    bracket: Bracket
-    attempts: tuple[Attempt, ...]
-    maintenance_margin: Fraction
-    margin_balance: Fraction
-    margin_ratio: Fraction | None
-    never_liquidated: bool
-
-    @property
-    def liquidatable_at_entry(self) -> bool:
-        """Whether maintenance already reaches the margin balance at the entry price."""
-        return self.margin_ratio is None or self.margin_ratio >= 1
-
-
-def calculate(
-    *,
-    long: bool,
-    qty: Fraction,
-    entry: Fraction,
-    wallet: Fraction,
-    brackets: Sequence[Bracket],
-    other_maintenance: Fraction = Fraction(0),
-    other_upnl: Fraction = Fraction(0),
-) -> Calculation:
-    """Liquidation and bankruptcy price of one position, exactly.
-
-    Quote amounts (``wallet``, ``other_*``) are in quote units and ``brackets`` in money
-    and rate units (:mod:`sentinel.brackets`); ``qty > 0`` and ``entry > 0``. The bracket
-    is the first of ``brackets`` whose (floor, cap] holds ``qty x`` its own solution
-    (:func:`sentinel.margin.crossing`; a single bracket is used as given); ``attempts``
-    lists every bracket tried up to it.
-    """
-    if qty <= 0 or entry <= 0:
-        raise ValueError("qty and entry must be positive")
-    if not brackets:
-        raise ValueError("at least one bracket is needed")
-    side = 1 if long else -1
-    cost = side * qty * entry * _K
-    wb = (wallet + other_upnl) * _K - cost
-    base = wb - other_maintenance * _K
-    num, den, used = crossing(long, qty, base, _K, brackets)
-    attempts = []
-    for b in brackets:
-        b_num, b_den = solve(long, qty, base, _K, b)
-        attempts.append(Attempt(b, b_num / b_den, b is used))
-        if b is used:
-            break
-    bnum, bden = bankruptcy(long, qty, wb, _K)
-    lp = num / den
-
-    # The maintenance margin at the entry price, with the bracket of the entry notional:
-    # for an integer cap, ceil(x) <= cap iff x <= cap, so the exact membership test holds.
-    notional = qty * entry * _K
-    at_entry = _for_notional(brackets, notional)
-    mm = (notional * at_entry.mmr / RATE_ONE - at_entry.cum) / _K
-    balance = wallet + other_upnl
-    ratio = (other_maintenance + mm) / balance if balance > 0 else None
-    return Calculation(
-        liquidation_price=lp,
-        bankruptcy_price=bnum / bden,
-        bracket=used,
-        attempts=tuple(attempts),
-        maintenance_margin=mm,
-        margin_balance=balance,
-        margin_ratio=ratio,
-        never_liquidated=long and lp <= 0,
-    )
-
-
-def _for_notional(brackets: Sequence[Bracket], notional: Fraction) -> Bracket:
-    """The bracket whose (floor, cap] holds ``notional`` (money units); the last beyond."""
-    whole = math.ceil(notional)
-    for b in brackets:
-        if whole <= b.cap:
-            return b
-    return brackets[-1]
 
 
 # --- display ------------------------------------------------------------------------
@@ -176,10 +72,13 @@ def _percent(units: int) -> str:
 # --- the command --------------------------------------------------------------------
 
 
-def add_parser(sub: Any) -> None:
-    """Register ``liquidation-price`` on the CLI's subparsers."""
+NAME = "liquidation-price"
+
+
+def register(sub: Any) -> None:
+    """Add ``liquidation-price`` to the CLI's subparsers."""
     p = sub.add_parser(
-        "liquidation-price",
+        NAME,
         help="liquidation price of one position (Binance USDⓈ-M, one-way mode)",
         description="Liquidation and bankruptcy price of one USDⓈ-M position, exactly, with "
         "the symbol's leverage brackets (or one given by --mmr/--maintenance-amount).",

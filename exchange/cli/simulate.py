@@ -1,4 +1,4 @@
-"""``exchange run``: the seeded synthetic order flow through one Titan engine.
+"""``exchange simulate``: the seeded synthetic order flow through one Titan engine.
 
 Rules
 -----
@@ -36,7 +36,7 @@ from decimal import Decimal
 from types import FrameType
 from typing import Any, TextIO
 
-from exchange.cli.journal import open_recorder
+from exchange.cli.args import add_journal_options, open_recorder, positive_int
 from exchange.config.symbols import load_specs
 from exchange.errors import UserError
 from exchange.flow.synthetic import OrderFlow
@@ -46,6 +46,7 @@ from titan import Engine, Rejected, SymbolSpec, Trade
 from titan.commands import Command
 from titan.events import Event
 
+NAME = "simulate"
 CHUNK = 1_000  # commands between two looks at the stop flag
 
 
@@ -180,7 +181,10 @@ def simulate(
     if rec is not None:
         apply = journaled_apply(engine, rec)
     target = f"{commands:,} commands" if commands is not None else "until stopped"
-    print("exchange run: a seeded synthetic order flow through the Titan matching engine", file=out)
+    print(
+        "exchange simulate: a seeded synthetic order flow through the Titan matching engine",
+        file=out,
+    )
     print(f"  symbols: {', '.join(_describe_spec(s) for s in specs)}", file=out)
     print(
         f"  seed {seed}: limit orders near a drifting mid, crossing and market orders, "
@@ -243,8 +247,22 @@ def simulate(
     return 0 if sound else 1
 
 
-def run_simulation(args: argparse.Namespace) -> int:
-    """``exchange run``: ``args.config``, ``args.seed``, ``args.commands``,
+def register(sub: Any) -> None:
+    """Add ``simulate`` to the CLI's subparsers."""
+    sim = sub.add_parser(
+        NAME, help="a seeded synthetic order flow through Titan alone (deterministic)"
+    )
+    sim.add_argument("--config", help="symbols TOML file (default: embedded BTCUSDT, ETHUSDT)")
+    sim.add_argument("--seed", type=int, default=1, help="order-flow seed (default 1)")
+    sim.add_argument("--commands", type=positive_int, default=None, help="stop after N commands")
+    sim.add_argument(
+        "--report-every", type=positive_int, default=50_000, help="status line every N commands"
+    )
+    add_journal_options(sim)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``exchange simulate``: ``args.config``, ``args.seed``, ``args.commands``,
     ``args.report_every`` (see the module docstring). Returns the exit status."""
     specs = load_specs(args.config)
     stop = _StopFlag()
@@ -271,4 +289,4 @@ def run_simulation(args: argparse.Namespace) -> int:
         stop.close()
 
 
-__all__ = ["run_simulation", "simulate"]
+__all__ = ["NAME", "register", "run", "simulate"]

@@ -52,6 +52,7 @@ from exchange.config.symbols import (
 )
 from exchange.feeds.prices import price_units
 from exchange.flow.traders import FlowSettings
+from oracle.policy import DEFAULT_BATCH, DEFAULT_CHECKPOINT_EVERY, DEFAULT_SNAPSHOT_EVERY
 from sentinel.contracts import Contract
 
 DEFAULT_INITIAL_PRICES = {"BTCUSDT": "50000", "ETHUSDT": "3000"}
@@ -72,9 +73,9 @@ class Settings:
     flow: FlowSettings = field(default_factory=FlowSettings)
     journal: str = "./platform_events"
     durability: str = "sync"
-    batch: int = 8192
-    checkpoint_every: int = 10_000
-    snapshot_every: int = 100_000
+    batch: int = DEFAULT_BATCH
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
     metrics_port: int = 9000
     metrics_host: str = "127.0.0.1"
     margin_ratio_warning: float = 0.8

@@ -4,7 +4,7 @@ The feed subscribes to ``<symbol>@markPrice@1s`` for each symbol on one combined
 connection and hands every valid mark to a synchronous callback. It is meant to run for
 days unattended, so everything that can go wrong on the wire is counted and survived.
 
-Rules (see DESIGN.md section 8):
+Rules (the feed's part of docs/platform.md):
 
 * URL: ``base_url + "/market/stream?streams=" + "/".join(f"{s.lower()}@markPrice@1s")``.
   Binance split the USDⓈ-M streams in 2026: mark prices are served from the routed
@@ -40,7 +40,8 @@ Rules (see DESIGN.md section 8):
 * ``on_mark`` runs synchronously on the event loop for every mark and must not block (put
   the update on a queue). An exception it raises is counted and logged, never fatal.
 * Latency of a mark: ``received_ns / 1e9 - E / 1000`` s (local wall clock minus Binance's
-  event time, so it includes clock skew), in :attr:`FeedStats` and ``on_latency``.
+  event time, so it includes clock skew), handed to ``on_latency`` (the platform's
+  latency histogram).
 * Closing: :meth:`BinanceMarkFeed.stop` (from the loop's thread) or cancelling the task
   running :meth:`BinanceMarkFeed.run` closes the socket with code 1000.
 
@@ -136,28 +137,6 @@ class FeedStats:
     connection_errors: dict[str, int] = field(default_factory=dict)
     last_mark_ns: dict[str, int] = field(default_factory=dict)  # per symbol, received_ns
     backoff_history: deque[float] = field(default_factory=lambda: deque(maxlen=64))
-    latency_count: int = 0
-    latency_last: float | None = None
-    latency_min: float | None = None
-    latency_max: float | None = None
-    latency_sum: float = 0.0
-    latency_recent: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
-
-    @property
-    def latency_mean(self) -> float | None:
-        """Mean feed latency in seconds over all marks, ``None`` before the first."""
-        return self.latency_sum / self.latency_count if self.latency_count else None
-
-    def record_latency(self, seconds: float) -> None:
-        """Add one latency observation."""
-        self.latency_count += 1
-        self.latency_last = seconds
-        self.latency_sum += seconds
-        self.latency_recent.append(seconds)
-        if self.latency_min is None or seconds < self.latency_min:
-            self.latency_min = seconds
-        if self.latency_max is None or seconds > self.latency_max:
-            self.latency_max = seconds
 
 
 def mark_stream(symbol: str) -> str:
@@ -622,7 +601,6 @@ class BinanceMarkFeed:
         stats.last_mark_ns[mark.symbol] = received_ns
         self._last_mark_mono[mark.symbol] = time.monotonic()
         latency = received_ns / 1e9 - mark.event_time_ms / 1000
-        stats.record_latency(latency)
         try:
             self._on_mark(mark)
             if self._on_latency is not None:

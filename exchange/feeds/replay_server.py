@@ -32,7 +32,8 @@ end-to-end runs). It listens on 127.0.0.1 and, for every connection:
 
 Sources: ``usdm_btcusdt_2023-04-04_streams.jsonl.gz`` (lines ``local_receive_µs JSON``)
 and ``usdm_2021-07-22_ws_recording.txt`` (a URL line, then ``recv_ts: JSON`` with
-``recv_ts`` in float seconds), both in ``../shared/data/binance``. Lines that are not
+``recv_ts`` in float seconds), both in ``$EXCHANGE_DATA_DIR/binance`` (by default
+``../shared/data/binance`` beside the checkout). Lines that are not
 combined-stream frames are skipped (the 2023 file holds one REST depth snapshot). Several
 recordings load as one: each is rebased to its own first line and they are merged by time.
 
@@ -50,6 +51,7 @@ import gzip
 import itertools
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -87,7 +89,14 @@ __all__ = [
 
 log = logging.getLogger("exchange.feeds.replay_server")
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance"
+# the recordings: EXCHANGE_DATA_DIR/binance, or ../shared/data/binance beside a checkout
+DATA_DIR = (
+    Path(
+        os.environ.get("EXCHANGE_DATA_DIR")
+        or Path(__file__).resolve().parents[3] / "shared" / "data"
+    )
+    / "binance"
+)
 STREAMS_2023 = DATA_DIR / "usdm_btcusdt_2023-04-04_streams.jsonl.gz"
 RECORDING_2021 = DATA_DIR / "usdm_2021-07-22_ws_recording.txt"
 

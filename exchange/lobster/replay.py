@@ -1,4 +1,4 @@
-"""``exchange lobster``: replay NASDAQ LOBSTER data through Titan and prove it.
+"""Replay NASDAQ LOBSTER data through Titan and prove it (``exchange lobster``).
 
 :func:`replay` translates the message file with :func:`build_commands` (the rules are in
 :mod:`exchange.lobster.translate`), applies the seed, then the commands message by message.
@@ -8,21 +8,18 @@ checks that Titan's trades hit exactly the order LOBSTER names, for the full siz
 The replay loop alone is timed (``time.perf_counter``) for messages per second.
 
 Layout: :mod:`exchange.lobster.parse` reads the files, :mod:`exchange.lobster.translate`
-translates them, this module replays, reports and serves the CLI.
+translates them, this module replays and reports; :mod:`exchange.cli.lobster` is the
+command line.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from exchange.cli.journal import open_recorder
 from exchange.errors import UserError
 from exchange.lobster.parse import (
     EMPTY_ASK,
@@ -46,7 +43,6 @@ __all__ = [
     "build_commands",
     "format_report",
     "replay",
-    "run_cli",
 ]
 
 
@@ -308,26 +304,3 @@ def format_report(r: LobsterReport) -> str:
         f"  state hash          {r.state_hash}",
     ]
     return "\n".join(lines)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """``exchange lobster``: exit 0 when the replay ran with Titan's invariants intact,
-    1 when they broke (user errors raise UserError: exit 2)."""
-    recorder = None
-    made: list[Recorder] = []
-    if args.journal:
-
-        def recorder(spec: SymbolSpec, engine: Engine) -> Recorder:
-            made.append(open_recorder(args, [spec], engine))
-            return made[-1]
-
-    try:
-        report = replay(args.message_file, args.orderbook, args.levels, recorder)
-    finally:
-        for rec in made:  # commits what is queued if the replay stopped early
-            rec.close()
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_dict()) + "\n")
-    else:
-        sys.stdout.write(format_report(report) + "\n")
-    return 1 if report.invariants else 0

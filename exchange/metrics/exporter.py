@@ -21,7 +21,7 @@ import concurrent.futures
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from prometheus_client.core import (
     CounterMetricFamily,
     GaugeHistogramMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
 )
 from prometheus_client.gc_collector import GCCollector
@@ -37,8 +38,9 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from exchange.metrics.buckets import histogram_family
+from exchange.feeds.status import FeedStatus
 from exchange.metrics.telemetry import Telemetry
+from exchange.runtime.buckets import Buckets
 from exchange.runtime.sequencer import Sequencer
 from sentinel.ledger import FUND
 from sentinel.units import MONEY_ONE, RATE_ONE
@@ -49,6 +51,22 @@ log = logging.getLogger("exchange.metrics.exporter")
 NS = 1e9  # ns per second
 #: upper bounds of the margin-ratio distribution (maintenance / margin balance)
 RATIO_BOUNDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+
+
+def histogram_family(
+    name: str,
+    doc: str,
+    labels: Sequence[str],
+    series: Iterable[tuple[Sequence[str], Buckets]],
+    unit: float | Mapping[str, float] = 1,
+) -> HistogramMetricFamily:
+    """A Prometheus histogram family from labelled :class:`Buckets` (values / ``unit``;
+    a mapping gives each series its unit by its first label value, e.g. per symbol)."""
+    family = HistogramMetricFamily(name, doc, labels=list(labels))
+    for values, hist in series:
+        buckets, total = hist.cumulative(unit if not isinstance(unit, Mapping) else unit[values[0]])
+        family.add_metric(list(values), buckets=buckets, sum_value=total)
+    return family
 
 
 @dataclass
@@ -132,22 +150,24 @@ class ExchangeCollector(Collector):
         telemetry: Telemetry,
         *,
         seq: Sequencer | None = None,
-        platform: Any = None,
+        prices: FeedStatus | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         warning: float = 0.8,
         sample_timeout: float = 0.5,
     ) -> None:
         self.t = telemetry
         self.seq = seq
-        self.platform = platform
+        self.prices = prices
         self.loop = loop
         self.warning = warning
         self.sample_timeout = sample_timeout
         self._reading: EngineReading | None = None
 
-    def attach(self, seq: Sequencer, platform: Any, loop: asyncio.AbstractEventLoop) -> None:
-        """Serve the sequencer's, the platform's and the engines' figures from now on."""
-        self.platform = platform
+    def attach(
+        self, seq: Sequencer, prices: FeedStatus | None, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """Serve the sequencer's, the price source's and the engines' figures from now on."""
+        self.prices = prices
         self.loop = loop
         self.seq = seq
 
@@ -399,9 +419,9 @@ class ExchangeCollector(Collector):
         for symbol, when in sorted(t.last_update.items()):
             stale.add_metric([symbol, source], now - when)
         yield stale
-        platform = self.platform
-        feed = getattr(platform, "feed", None)
-        walk = getattr(platform, "walk", None)
+        prices = self.prices
+        feed = prices.feed if prices is not None else None
+        walk = prices.walk if prices is not None else None
         if feed is not None:
             fs = feed.stats
             connected, healthy = int(feed.state == "live"), int(feed.healthy)
@@ -425,9 +445,9 @@ class ExchangeCollector(Collector):
                 ("reconnects", "frames", "malformed_frames", "unexpected_frames", "stale_timeouts"),
                 0,
             )
-        counts["refused"] = getattr(platform, "feed_refused", 0)
-        counts["old_marks"] = getattr(platform, "feed_old", 0)
-        if platform is not None:
+        counts["refused"] = prices.refused if prices is not None else 0
+        counts["old_marks"] = prices.old if prices is not None else 0
+        if prices is not None:
             yield _single("price_feed_connected", "1 while connected", source, connected, True)
             yield _single(
                 "price_feed_healthy",
@@ -537,9 +557,11 @@ class MetricsServer:
         self.host = host
         self.port: int = self._server.server_port
 
-    def attach(self, seq: Sequencer, platform: Any, loop: asyncio.AbstractEventLoop) -> None:
-        """Serve the sequencer's, the platform's and the engines' figures from now on."""
-        self.collector.attach(seq, platform, loop)
+    def attach(
+        self, seq: Sequencer, prices: FeedStatus | None, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """Serve the sequencer's, the price source's and the engines' figures from now on."""
+        self.collector.attach(seq, prices, loop)
 
     def close(self) -> None:
         """Stop serving and release the port."""

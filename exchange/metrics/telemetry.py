@@ -30,7 +30,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from exchange.metrics.buckets import LATENCY_NS, Buckets, exponential, one_two_five
+from exchange.runtime.buckets import LATENCY_NS, Buckets, exponential, one_two_five
 from exchange.runtime.sequencer import Committed, Sequencer
 from sentinel.commands import MarkPrice
 from sentinel.contracts import Contract
@@ -48,6 +48,7 @@ from sentinel.units import MONEY_ONE
 from titan.enums import OrderType, RejectReason
 from titan.events import Accepted, Rejected, Trade
 from titan.symbols import SymbolSpec
+from venue.types import TitanApply, TitanCommand, TitanEvent
 from venue.venue import Venue
 
 UNKNOWN = "UNKNOWN"
@@ -150,19 +151,19 @@ class Telemetry:
     # -- probes (on the loop, per executed input) ---------------------------------------
 
     def install(self, venue: Venue, seq: Sequencer) -> None:
-        """Time Titan's commands (an instance attribute wrapping the engine's own
-        ``apply``; the engine stays unaware of any clock) and the sequencer's mark-price
-        inputs. Titan is timed on every ``TITAN_SAMPLE``-th command of each kind (the
-        4th, 8th, ...): its commands are the most frequent thing on the loop, and a
-        systematic sample of each kind keeps the distribution at a quarter of the cost."""
-        titan_apply = venue.titan.apply
+        """Time Titan's commands (through the venue's ``titan_probe`` hook, which wraps
+        every call into Titan; the engines stay unaware of any clock) and the sequencer's
+        mark-price inputs. Titan is timed on every ``TITAN_SAMPLE``-th command of each
+        kind (the 4th, 8th, ...): its commands are the most frequent thing on the loop,
+        and a systematic sample of each kind keeps the distribution at a quarter of the
+        cost."""
         by_type: dict[type, list[Any]] = {}  # command type -> [Buckets, commands seen]
         match = self.match
         clock = time.perf_counter_ns
         bounds = LATENCY_NS
         every = TITAN_SAMPLE
 
-        def timed_titan(cmd: Any) -> list[Any]:
+        def timed_titan(titan_apply: TitanApply, cmd: TitanCommand) -> list[TitanEvent]:
             entry = by_type.get(type(cmd))
             if entry is None:
                 hist = match[type(cmd).__name__] = Buckets(bounds)
@@ -178,7 +179,7 @@ class Telemetry:
             hist.total += elapsed
             return events
 
-        venue.titan.apply = timed_titan  # type: ignore[method-assign,assignment]
+        venue.titan_probe = timed_titan
         seq.time_inputs(MarkPrice, self.tick)
 
     def mark_received(self, symbol: str, latency_s: float | None = None) -> None:

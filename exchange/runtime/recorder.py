@@ -1,10 +1,11 @@
 """The journaling side of the sequencer: group commit, checkpoints and snapshots.
 
-The sequencer executes an input, then hands the record to :class:`Recorder`, which
-commits records in batches of ``batch_size`` (one atomic, durable write each), writes
-the machine's state hash into every ``checkpoint_every``-th record, and stores a
-snapshot after every ``snapshot_every``-th record. A refused batch stays queued (nothing
-is dropped silently). Today's callers (the CLI commands) act on events as soon as the
+The synchronous form of the sequencer's journaling, for the CLI's journaling commands:
+after the engine executes an input, :class:`Recorder` queues its record and commits
+records in batches of ``batch_size`` (one atomic, durable write each); which records
+carry a checkpoint and after which a snapshot is stored is :class:`oracle.policy.JournalPolicy`'s
+rule, the same as the sequencer's. A refused batch stays queued (nothing is dropped
+silently). Today's callers (the CLI commands) act on events as soon as the
 engine returns them, before their batch is committed; the sequencer that publishes
 events to subscribers must release them only after :meth:`flush` returns.
 """
@@ -17,6 +18,13 @@ from typing import Any
 
 from exchange.runtime.machines import TitanMachine
 from oracle import Head, Journal, Record
+from oracle.policy import (
+    DEFAULT_BATCH,
+    DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_SNAPSHOT_EVERY,
+    JournalPolicy,
+    Mark,
+)
 from oracle.replay import Machine
 from titan import Engine
 from titan.commands import Command
@@ -32,36 +40,33 @@ class Recorder:
         journal: Journal,
         machine: Machine,
         *,
-        batch_size: int = 1024,
-        checkpoint_every: int = 10_000,
-        snapshot_every: int = 100_000,
+        batch_size: int = DEFAULT_BATCH,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
     ) -> None:
-        if batch_size < 1 or checkpoint_every < 0 or snapshot_every < 0:
-            raise ValueError("batch_size must be >= 1; checkpoint/snapshot intervals >= 0")
+        self.policy = JournalPolicy(batch_size, checkpoint_every, snapshot_every)
         self.journal = journal
         self.machine = machine
-        self.batch_size = batch_size
-        self.checkpoint_every = checkpoint_every
-        self.snapshot_every = snapshot_every
         self._pending: list[Record] = []
         self.snapshots = 0
 
     def add(self, seq: int, ts: int, input: Any, events: Any) -> None:
         """Queue the record of an input the machine has just executed."""
-        blob = state_hash = None
-        if self.snapshot_every and seq % self.snapshot_every == 0:
+        mark = self.policy.mark(seq)
+        if mark is Mark.NONE:
+            self._pending.append(Record(seq, ts, input, events, None))
+        elif mark is Mark.CHECKPOINT:
+            self._pending.append(Record(seq, ts, input, events, self.machine.state_hash()))
+        else:
             # the Machine contract: state_hash() == sha256(snapshot()); encode only once
             blob = self.machine.snapshot()
             state_hash = hashlib.sha256(blob).hexdigest()
-        checkpoint = None
-        if self.checkpoint_every and seq % self.checkpoint_every == 0:
-            checkpoint = state_hash or self.machine.state_hash()
-        self._pending.append(Record(seq, ts, input, events, checkpoint))
-        if blob is not None and state_hash is not None:
+            self._pending.append(Record(seq, ts, input, events, state_hash))
             self.flush()
             self.journal.save_snapshot(seq, state_hash, blob)
             self.snapshots += 1
-        elif len(self._pending) >= self.batch_size:
+            return
+        if len(self._pending) >= self.policy.batch:
             self.flush()
 
     def close(self) -> Head:
@@ -97,9 +102,9 @@ def journal_commands(
     engine: Engine,
     commands: Iterable[Command],
     *,
-    batch_size: int = 1024,
-    checkpoint_every: int = 10_000,
-    snapshot_every: int = 100_000,
+    batch_size: int = DEFAULT_BATCH,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
 ) -> int:
     """Execute ``commands`` on ``engine`` and journal each with its events; returns count.
 

@@ -19,9 +19,11 @@ Rules
 - Nothing leaves before it is durable: per-input acknowledgements (``on_done`` and
   :meth:`Sequencer.request`) and subscribers (:meth:`Sequencer.subscribe`) see a record
   only after the batch holding it was appended (and so fsynced in ``sync`` mode).
-- Checkpoints: every ``checkpoint_every``-th record carries the venue's state hash;
-  after every ``snapshot_every``-th record the state is encoded at once (the loop pauses
-  for it) and stored as a snapshot once its batch is durable and acknowledged. A
+- Checkpoints and snapshots at the seqs :class:`oracle.policy.JournalPolicy` names (the
+  rule the CLI's recorder follows too): a checkpoint record carries the venue's state
+  hash; at a snapshot point the state is encoded at once (the loop pauses for it), the
+  record carries its hash, and it is stored as a snapshot once its batch is durable and
+  acknowledged. A
   snapshot that cannot be stored is logged and counted, never fatal (a restart replays
   a longer tail).
 - Stopping (:meth:`Sequencer.stop`): the intake closes (offers refused, submitters get
@@ -48,8 +50,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from exchange.metrics.buckets import LATENCY_NS, Buckets
+from exchange.runtime.buckets import LATENCY_NS, Buckets
 from oracle import Journal, Record, SnapshotError
+from oracle.policy import (
+    DEFAULT_BATCH,
+    DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_SNAPSHOT_EVERY,
+    JournalPolicy,
+    Mark,
+)
 from titan.commands import NewOrder
 from venue.state import encode_venue_state
 from venue.venue import Venue
@@ -137,24 +146,21 @@ class Sequencer:
         journal: Journal,
         *,
         queue_size: int = 65_536,
-        max_batch: int = 8_192,
+        max_batch: int = DEFAULT_BATCH,
         max_pending: int = 65_536,
-        checkpoint_every: int = 10_000,
-        snapshot_every: int = 100_000,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
         clock_ms: Callable[[], int] = _wall_ms,
         latency_samples: int = 0,
     ) -> None:
-        if queue_size < 1 or max_batch < 1 or max_pending < max_batch:
-            raise ValueError("queue_size, max_batch >= 1 and max_pending >= max_batch")
-        if checkpoint_every < 0 or snapshot_every < 0:
-            raise ValueError("checkpoint_every and snapshot_every must be >= 0")
+        self.policy = JournalPolicy(max_batch, checkpoint_every, snapshot_every)
+        if queue_size < 1 or max_pending < max_batch:
+            raise ValueError("queue_size >= 1 and max_pending >= max_batch")
         self.venue = venue
         self.journal = journal
         self.queue_size = queue_size
         self.max_batch = max_batch
         self.max_pending = max_pending
-        self.checkpoint_every = checkpoint_every
-        self.snapshot_every = snapshot_every
         self._clock = clock_ms
         self.stats = SequencerStats(latency_cap=latency_samples)
         self.last_seq = journal.last_seq
@@ -314,7 +320,7 @@ class Sequencer:
         seq, last_ts = self.last_seq, self.last_ts
         now = self._clock()
         ts = now if now > last_ts else last_ts
-        checkpoint_every, snapshot_every = self.checkpoint_every, self.snapshot_every
+        mark = self.policy.mark
         for _ in range(n):
             item = intake.popleft()
             seq += 1
@@ -330,13 +336,15 @@ class Sequencer:
                     timed[type(cmd)].observe(clock() - started)
                 else:
                     events = apply(cmd)
-                checkpoint = None
-                if snapshot_every and seq % snapshot_every == 0:
+                kind = mark(seq)
+                if kind is Mark.NONE:
+                    checkpoint = None
+                elif kind is Mark.CHECKPOINT:
+                    checkpoint = self.venue.state_hash()
+                else:
                     blob = encode_venue_state(self.venue.export_state())
                     checkpoint = hashlib.sha256(blob).hexdigest()
                     self._snapshots.append((seq, checkpoint, blob))
-                elif checkpoint_every and seq % checkpoint_every == 0:
-                    checkpoint = self.venue.state_hash()
                 wire = command_to_wire(cmd)
                 record = Record(seq, ts, wire, events_to_wire(events), checkpoint)
             except Exception as exc:  # a bug: keep what executed before this input
@@ -370,7 +378,7 @@ class Sequencer:
             except Exception as exc:  # disk full, I/O error, ...: nothing more is acknowledged
                 self._fail(exc)
                 return
-            self._published(batch, seconds, 0)
+            self._published(batch, seconds)
             if snapshots:
                 # after the records are acknowledged: a snapshot that cannot be stored
                 # costs a longer replay at restart, never an acknowledged record
@@ -412,7 +420,7 @@ class Sequencer:
             saved += 1
         return saved
 
-    def _published(self, batch: list[_Pending], seconds: float, snapshots: int) -> None:
+    def _published(self, batch: list[_Pending], seconds: float) -> None:
         """Everything after durability: stats, acknowledgements, subscribers.
 
         A callback that raises is logged and counted; it never stops the sequencer.
@@ -421,7 +429,6 @@ class Sequencer:
         stats = self.stats
         stats.committed += len(batch)
         stats.batches += 1
-        stats.snapshots += snapshots
         self.durable_seq = batch[-1].record.seq
         kinds = stats.inputs_by_kind
         for p in batch:

@@ -133,6 +133,8 @@ UP_DOWN = [("red", None), ("green", 1)]
 ZERO_OK = [("green", None), ("red", 1)]
 AT_RISK = [("green", None), ("orange", 1)]
 UP_DOWN_TEXT = {"0": ("down", "red"), "1": ("up", "green")}
+# Feed latency needs the exchange's event time E: only the Binance feed has one.
+NO_FEED_LATENCY = "No latency: simulated prices have no event time (--feed binance)"
 
 # --- the dashboards -----------------------------------------------------------------
 # fmt: off
@@ -305,13 +307,13 @@ FEED = [
          (f"max by (source) (price_feed_stale_seconds{{{SYM}}})", "{{source}}")),
     stat("Updates/s", "ops", (sum_rate("price_feed_updates_total", "source", SYM), "{{source}}")),
     stat("Latency p99", "s", (quantile(0.99, "price_feed_latency_seconds", "source"),
-                              "{{source}}")),
+                              "{{source}}"), noValue=NO_FEED_LATENCY),
     stat("Reconnects since start", "none",
          ("sum by (source) (price_feed_reconnects_total)", "{{source}}"), thresholds=AT_RISK),
     ts("Mark price updates/s by symbol and source", "ops",
        (sum_rate("price_feed_updates_total", "symbol, source", SYM), "{{symbol}} ({{source}})")),
     ts("Latency (receipt time - event time E)", "s",
-       *quantiles("price_feed_latency_seconds", (0.5, 0.99), "source")),
+       *quantiles("price_feed_latency_seconds", (0.5, 0.99), "source"), noValue=NO_FEED_LATENCY),
     ts("Connected and healthy", "none",
        ("price_feed_connected", "connected ({{source}})"),
        ("price_feed_healthy", "healthy ({{source}})"), min=0, max=1),
@@ -418,7 +420,7 @@ def _field_config(p: Panel) -> dict[str, Any]:
         "thresholds": _thresholds(p.opts.get("thresholds", [("green", None)])),
         "mappings": _mappings(p.opts.get("mappings", {})),
     }
-    for key in ("min", "max"):
+    for key in ("min", "max", "noValue"):
         if key in p.opts:
             defaults[key] = p.opts[key]
     if p.kind == "timeseries":

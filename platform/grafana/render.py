@@ -760,6 +760,12 @@ def _color(name: str) -> str:
     return NAMED_COLORS.get(name, NAMED_COLORS.get(name.split("-")[-1], TEXT))
 
 
+def _no_value(panel: dict[str, Any]) -> str:
+    """What the panel shows without data: its ``noValue`` text, or Grafana's "No data"."""
+    text = _defaults(panel).get("noValue")
+    return text if isinstance(text, str) and text else "No data"
+
+
 def _defaults(panel: dict[str, Any]) -> dict[str, Any]:
     """The panel's ``fieldConfig.defaults``."""
     defaults = panel.get("fieldConfig", {}).get("defaults", {})
@@ -925,7 +931,7 @@ def draw_timeseries(
     x, y, w, h = area
     shown = [s for s in data.series if s.has_data()]
     if not shown:
-        _no_data(cv, x, y, w, h)
+        _no_data(cv, x, y, w, h, _no_value(spec.panel))
         return
     colors = [PALETTE[i % len(PALETTE)] for i in range(len(shown))]
     entries = [(s.name, color) for s, color in zip(shown, colors, strict=True)]
@@ -996,7 +1002,7 @@ def draw_stat(
     x, y, w, h = area
     series = [s for s in data.series if s.has_data()] or data.series
     if not series:
-        _no_data(cv, x, y, w, h)
+        _no_data(cv, x, y, w, h, _no_value(spec.panel))
         return
     panel = spec.panel
     options = panel.get("options", {})
@@ -1053,7 +1059,7 @@ def draw_gauge(
     x, y, w, h = area
     series = [s for s in data.series if s.has_data()]
     if not series:
-        _no_data(cv, x, y, w, h)
+        _no_data(cv, x, y, w, h, _no_value(spec.panel))
         return
     panel = spec.panel
     defaults = _defaults(panel)
@@ -1129,7 +1135,7 @@ def draw_bargauge(
     x, y, w, h = area
     series = data.series
     if not series or not any(s.has_data() for s in series):
-        _no_data(cv, x, y, w, h)
+        _no_data(cv, x, y, w, h, _no_value(spec.panel))
         return
     panel = spec.panel
     unit = _unit(panel)
@@ -1188,7 +1194,7 @@ def draw_heatmap(
     x, y, w, h = area
     buckets = [s for s in data.series if "le" in s.labels]
     if not buckets or not any(s.has_data() for s in buckets):
-        _no_data(cv, x, y, w, h)
+        _no_data(cv, x, y, w, h, _no_value(spec.panel))
         return
     panel = spec.panel
     options = panel.get("options", {})

@@ -46,6 +46,7 @@ print(json.dumps({{"loaded": loaded, "titan": titan_modules}}))
 """
 
 
+@pytest.mark.slow_io
 def test_fresh_import_loads_no_io_modules() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE.format(io=IO_MODULES)],
@@ -125,6 +126,7 @@ def test_scanner_passes_pure_source() -> None:
     assert violations(pure) == []
 
 
+@pytest.mark.slow_io
 def test_platform_folder_never_shadows_the_stdlib_module() -> None:
     assert not (ROOT / "platform" / "__init__.py").exists()
     proc = subprocess.run(

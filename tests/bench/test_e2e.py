@@ -11,7 +11,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 from helpers.paths import ROOT
+
+pytestmark = pytest.mark.slow_io  # every test runs subprocesses
 
 SCRIPT = ROOT / "bench" / "e2e.py"
 

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers.paths import ROOT
 
-SCRIPT = ROOT / "bench" / "oracle.py"
+pytestmark = pytest.mark.slow_io  # every test runs subprocesses
+
+SCRIPT = ROOT / "bench" / "oracle_bench.py"
 REQUIRED = (
     "append_sync_per_second",
     "append_async_per_second",

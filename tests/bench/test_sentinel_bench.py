@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from helpers.paths import ROOT
 
-SCRIPT = ROOT / "bench" / "sentinel.py"
+pytestmark = pytest.mark.slow_io  # every test runs subprocesses
+
+SCRIPT = ROOT / "bench" / "sentinel_bench.py"
 ACCOUNTS = 2000
 LABEL = "2k"  # the script's size label for 2000
 KS = (1, 10, 100)

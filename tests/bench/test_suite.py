@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.paths import LOBSTER, ROOT
+from helpers.paths import ROOT, data_file
 
 PEERS = ROOT / "bench" / "peers"
 sys.path.insert(0, str(PEERS))
@@ -46,9 +46,10 @@ def _synthetic(n: int = 3000, seed: int = 3) -> Stream:
 
 @pytest.fixture(scope="module")
 def lobster() -> Stream:
+    """The first 999 LOBSTER messages as a neutral stream (skipped without the file)."""
     flow = build_commands(
-        LOBSTER / "AAPL_2012-06-21_first999_message.csv",
-        LOBSTER / "AAPL_2012-06-21_first999_orderbook_10.csv",
+        data_file("lobster/AAPL_2012-06-21_first999_message.csv"),
+        data_file("lobster/AAPL_2012-06-21_first999_orderbook_10.csv"),
     )
     return derive("lobster", [flow.spec], list(flow.seed), list(flow.commands))
 
@@ -128,7 +129,10 @@ def _suite(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
-    """One quick run of the peer parts: (results folder, environments folder, summary)."""
+    """One quick run of the peer parts: (results folder, environments folder, summary).
+    Its LOBSTER flow is the hour file (skipped without it)."""
+    data_file("lobster/AAPL_2012-06-21_0930-1030_message.csv")
+    data_file("lobster/AAPL_2012-06-21_0930-1030_orderbook_1.csv")
     out = tmp_path_factory.mktemp("results")
     envs = tmp_path_factory.mktemp("envs")
     done = _suite("--quick", "--parts", "match,store,recovery", "--out", str(out), "--envs",
@@ -138,6 +142,8 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
     return out, envs, summary
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_quick_suite_compares_every_peer(quick: tuple[Path, Path, dict[str, Any]]) -> None:
     out, _, summary = quick
     assert summary["failures"] == {}
@@ -164,6 +170,8 @@ def test_quick_suite_compares_every_peer(quick: tuple[Path, Path, dict[str, Any]
     assert summary["table"][0].startswith("| comparison |")
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_worker_refuses_a_peer_that_ends_in_another_book(
     quick: tuple[Path, Path, dict[str, Any]], tmp_path: Path, lobster: Stream
 ) -> None:
@@ -184,6 +192,7 @@ def test_worker_refuses_a_peer_that_ends_in_another_book(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow_io
 def test_suite_rejects_an_unknown_part() -> None:
     done = _suite("--parts", "titan,warp")
     assert done.returncode == 2

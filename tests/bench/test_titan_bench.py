@@ -11,18 +11,12 @@ import pytest
 from helpers.paths import LOBSTER as LOBSTER_DIR
 from helpers.paths import ROOT
 
+pytestmark = pytest.mark.slow_io  # every test runs subprocesses
+
 LOBSTER = LOBSTER_DIR / "AAPL_2012-06-21_0930-1030_message.csv"
 
-SCRIPT = ROOT / "bench" / "titan.py"
+SCRIPT = ROOT / "bench" / "titan_bench.py"
 KEYS = ("commands_per_second", "p50_us", "p99_us")
-
-
-def _has_lobster_translator() -> bool:
-    try:
-        from exchange.lobster.replay import build_commands  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _bench(*args: str) -> dict[str, Any]:
@@ -55,10 +49,7 @@ def test_synthetic_flow_json() -> None:
     assert r["machine"]["python"] and r["machine"]["cpu_count"]
 
 
-@pytest.mark.skipif(
-    not LOBSTER.is_file() or not _has_lobster_translator(),
-    reason="needs ../shared/data/lobster and exchange.lobster.replay.build_commands",
-)
+@pytest.mark.data(LOBSTER)
 def test_both_flows_json() -> None:
     r = _bench()
     assert {"lobster", "synthetic", "machine"} <= set(r)

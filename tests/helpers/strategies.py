@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from hypothesis import strategies as st
 
 from titan import OrderType, Side, StpMode, SymbolSpec, TimeInForce, WorkingType
+from titan.enums import CONDITIONAL_TYPES, MARKET_TYPES
 
 T = TypeVar("T")
 
@@ -30,11 +31,6 @@ MID = {"BTC": 1_000, "ETH": 500}
 ACCOUNTS = (1, 2, 3)
 UNKNOWN_SYMBOL = "DOGE"
 CLIENT_IDS = ("a", "b", "c", "d", "e")
-
-MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET})
-CONDITIONAL_TYPES = frozenset(
-    {OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_MARKET}
-)
 
 
 def mostly(common: st.SearchStrategy[T], *rare: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
 from helpers.paths import ROOT
 
 from exchange.config.symbols import default_specs
@@ -59,6 +60,8 @@ from oracle.chain import GENESIS as GENESIS_HASH
 from oracle.replay import audit, rebuild
 from titan import Engine
 from titan.commands import Command
+
+pytestmark = pytest.mark.slow_io  # every test runs subprocesses
 
 SPECS = default_specs()
 GENESIS = titan_genesis(SPECS)

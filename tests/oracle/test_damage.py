@@ -40,6 +40,8 @@ from exchange.runtime.machines import TitanFactory, titan_genesis
 from oracle import Journal, JournalCorrupt, JournalError, JournalInUse, StorageError
 from oracle.replay import rebuild
 
+pytestmark = pytest.mark.slow_io  # every test runs subprocesses
+
 GENESIS = titan_genesis(default_specs())
 RECORDS = 30_000
 WAL_RECORDS = 30_500  # the last batch (30001..30500) is the WAL's last entry

@@ -209,6 +209,7 @@ def test_audit_reports_an_input_the_machine_cannot_read() -> None:
     assert "NoSuchCommand" in d.describe()
 
 
+@pytest.mark.data(MSG_HOUR, OB_HOUR)
 def test_lobster_hour_journaled_replayed_and_audited(tmp_path: Path) -> None:
     """The 09:30-10:30 AAPL file: journal the replay, then rebuild and audit it."""
     path = tmp_path / "hour"
@@ -235,6 +236,7 @@ def test_lobster_hour_journaled_replayed_and_audited(tmp_path: Path) -> None:
         assert rebuilt.machine.state_hash() == report.state_hash
 
 
+@pytest.mark.data(MSG999, OB999)
 def test_lobster_first999_rebuild_at_every_thousandth_seq(tmp_path: Path) -> None:
     flow = build_commands(MSG999, OB999)
     commands = list(flow.seed) + list(flow.commands)

@@ -26,6 +26,7 @@ from helpers.paths import ROOT
 from rocksdict import Options, Rdict, WriteOptions
 
 from oracle import (
+    GenesisMismatch,
     Head,
     Journal,
     JournalCorrupt,
@@ -98,7 +99,7 @@ def test_reopen_resumes_and_the_chain_continues(path: Path) -> None:
 def test_genesis_mismatch_refused(path: Path) -> None:
     head = make_journal(path, 3)
     for kwargs in ({}, {"read_only": True}, {"create": True}):
-        with pytest.raises(JournalError, match="genesis"):
+        with pytest.raises(GenesisMismatch, match="genesis"):
             Journal.open(path, genesis=b"another configuration", **kwargs)
     # The refusals released the store, and changed nothing.
     with Journal.open(path, genesis=CONFIG) as j:
@@ -122,6 +123,7 @@ else:
 """
 
 
+@pytest.mark.slow_io
 def test_second_writer_in_another_process_is_refused(path: Path) -> None:
     make_journal(path, 3)
     with Journal.open(path) as j:
@@ -178,6 +180,7 @@ def _wait_for_seq(path: Path, seq: int, timeout: float = 20) -> None:
         time.sleep(0.005)
 
 
+@pytest.mark.slow_io
 def test_reader_sees_state_at_open_while_another_process_appends(
     path: Path, tmp_path: Path
 ) -> None:
@@ -359,6 +362,7 @@ os._exit(0)  # killed: no close, no fsync
 """
 
 
+@pytest.mark.slow_io
 def test_async_records_survive_a_killed_process(path: Path) -> None:
     out = run_python(_KILLED_ASYNC_WRITER, str(path))
     assert out.returncode == 0, out.stderr

@@ -233,6 +233,8 @@ def test_catalog_is_parsed() -> None:
 # --- prometheus.yml -----------------------------------------------------------------------
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_promtool_accepts_prometheus_yml() -> None:
     promtool = require_tool("promtool")
     result = run(promtool, "check", "config", "prometheus.yml")
@@ -245,6 +247,8 @@ def test_promtool_accepts_prometheus_yml() -> None:
     assert '"127.0.0.1:9000"' in text
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 @pytest.mark.parametrize(
     ("old", "new"),
     [
@@ -273,6 +277,8 @@ def _rules_file(path: Path, queries: list[str]) -> None:
     path.write_text(json.dumps({"groups": [{"name": "dashboards", "rules": rules}]}), "utf-8")
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_every_dashboard_query_parses(tmp_path: Path) -> None:
     promtool = require_tool("promtool")
     queries = [q for stem in STEMS for q in exprs(dashboard(stem))]
@@ -284,6 +290,8 @@ def test_every_dashboard_query_parses(tmp_path: Path) -> None:
     assert f"{len(queries)} rules found" in result.stdout
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_promtool_rejects_a_bad_query(tmp_path: Path) -> None:
     promtool = require_tool("promtool")
     rules = tmp_path / "rules.yml"
@@ -294,6 +302,8 @@ def test_promtool_rejects_a_bad_query(tmp_path: Path) -> None:
 # --- docker-compose.yml -------------------------------------------------------------------
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_compose_file_is_valid() -> None:
     compose = require_tool("docker-compose")
     result = run(compose, "-f", str(COMPOSE), "config")
@@ -373,6 +383,8 @@ def test_compose_file_is_valid() -> None:
     assert "grafana_data:/var/lib/grafana" in grafana
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_compose_admin_password_comes_from_the_environment() -> None:
     compose = require_tool("docker-compose")
     env = {**os.environ, "GRAFANA_ADMIN_PASSWORD": "s3cret-test", "EXCHANGE_FEED": "binance"}
@@ -385,6 +397,8 @@ def test_compose_admin_password_comes_from_the_environment() -> None:
     assert "    - binance\n" in compose_services(result.stdout)["platform"]
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 @pytest.mark.parametrize(
     ("old", "new", "error"),
     [
@@ -423,6 +437,7 @@ def _rewrite(tmp_path: Path, text: str) -> tuple[subprocess.CompletedProcess[str
     return run(*entrypoint[:2], rewrite, cwd=tmp_path), copy
 
 
+@pytest.mark.slow_io
 def test_prometheus_entrypoint_rewrites_only_the_target(tmp_path: Path) -> None:
     promtool = require_tool("promtool")
     text = (ROOT / "prometheus.yml").read_text(encoding="utf-8")
@@ -441,6 +456,7 @@ def test_prometheus_entrypoint_rewrites_only_the_target(tmp_path: Path) -> None:
     assert "SUCCESS" in checked.stdout + checked.stderr
 
 
+@pytest.mark.slow_io
 def test_prometheus_entrypoint_stops_without_the_target(tmp_path: Path) -> None:
     text = (ROOT / "prometheus.yml").read_text(encoding="utf-8")
     moved = text.replace(LOCAL_TARGET, '"127.0.0.1:9001"')  # sed finds nothing to rewrite
@@ -533,12 +549,14 @@ def test_platform_is_not_a_python_package() -> None:
 # --- the dashboard generator ---------------------------------------------------------------
 
 
+@pytest.mark.slow_io
 def test_committed_dashboards_are_what_the_generator_writes() -> None:
     result = run(sys.executable, "-I", str(BUILDER), "--check")
     assert result.returncode == 0, result.stderr
     assert sorted(p.stem for p in DASHBOARDS.glob("*.json")) == sorted(STEMS)
 
 
+@pytest.mark.slow_io
 def test_generator_check_names_a_stale_file(tmp_path: Path) -> None:
     copy = tmp_path / "platform" / "grafana" / "build_dashboards.py"
     copy.parent.mkdir(parents=True)
@@ -716,3 +734,18 @@ def test_require_tool_finds_skips_and_fails(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="installs it with apt-get"):
         require_tool(missing)
+
+
+def test_feed_latency_panels_say_why_they_are_empty_on_simulated_prices() -> None:
+    """The default run (simulated prices) has no event time, so no feed latency: every
+    panel that shows it carries a noValue text saying why instead of "No data"."""
+    latency = [
+        p
+        for stem in STEMS
+        for p in dashboard(stem)["panels"]
+        if any("price_feed_latency_seconds" in t["expr"] for t in p["targets"])
+    ]
+    assert latency, "no panel shows the feed latency"
+    for p in latency:
+        text = p["fieldConfig"]["defaults"].get("noValue", "")
+        assert "simulated" in text and "binance" in text, p["title"]

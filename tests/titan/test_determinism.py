@@ -12,15 +12,14 @@ commands) over two symbols. This module proves that:
   same events and hash as the uninterrupted run;
 - the digest is sensitive: a different seed gives a different digest.
 
-Run as a script (``python tests/titan/test_determinism.py SEED N``) it prints the digests of one
-run as JSON; the subprocess tests use that.
+Run as a script (``PYTHONPATH=tests python tests/titan/test_determinism.py SEED N``) it
+prints the digests of one run as JSON; the subprocess tests use that.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+from helpers.paths import subprocess_env
 from helpers.strategies import ACCOUNTS, CONDITIONAL_TYPES, MARKET_TYPES, MID, SPEC, SPECS
 
 from titan import (
@@ -186,14 +187,14 @@ def test_snapshot_and_resume_matches_uninterrupted_run() -> None:
     assert resumed.state_hash() == whole.state_hash()
 
 
+@pytest.mark.slow_io
 def test_hash_and_digest_do_not_depend_on_pythonhashseed() -> None:
     script = Path(__file__).resolve()
     results = []
     for hash_seed in ("0", "1", "12345"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         proc = subprocess.run(
             [sys.executable, str(script), str(SEED), str(N_COMMANDS)],
-            env=env,
+            env=subprocess_env(PYTHONHASHSEED=hash_seed),  # run as a script: helpers on the path
             capture_output=True,
             text=True,
             timeout=120,

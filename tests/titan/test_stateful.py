@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from helpers.strategies import (
     ACCOUNTS,
     CLIENT_IDS,
@@ -51,7 +50,6 @@ from helpers.strategies import (
 )
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.internal.conjecture import engine as conjecture_engine
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from titan import (
@@ -70,8 +68,8 @@ from titan import (
     TimeInForce,
     WorkingType,
 )
+from titan.enums import MAX_VALUE
 from titan.state import decode_state, encode_state
-from titan.validation import MAX_VALUE
 
 R = RejectReason
 SIDES = {m.value for m in Side}
@@ -786,14 +784,6 @@ class TitanMachine(RuleBasedStateMachine):
             assert listed == mine, f"account {account}: engine {listed}, ledger {mine}"
         for oid in sorted(m.closed)[-20:]:
             assert engine.order(oid) is None
-
-
-@pytest.fixture(autouse=True)
-def bounded_shrinking(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cap shrinking at 30 s (Hypothesis's own cap is 300 s and has no public setting):
-    a failure then still reports within a minute, with a shrunk, readable example."""
-    if hasattr(conjecture_engine, "MAX_SHRINKING_SECONDS"):
-        monkeypatch.setattr(conjecture_engine, "MAX_SHRINKING_SECONDS", 30)
 
 
 TitanMachine.TestCase.settings = settings(

@@ -1,10 +1,11 @@
 """Determinism of the venue (Titan + Sentinel): equal command streams, equal events.
 
-A seeded ``random.Random`` builds a mixed venue stream over BTCUSDT and ETHUSDT: deposits,
-withdrawals, leverage and margin-type changes, limit (GTC, IOC, FOK, post-only), market,
-stop and take-profit orders, reduce-only orders, cancels, cancel-alls, amends, mark
-prices that walk and jump (liquidations, fund takeovers, ADL) and cross funding times
-with non-zero rates, and some invalid commands. This module proves that:
+A seeded ``random.Random`` builds a mixed venue stream over BTCUSDT and ETHUSDT
+(:mod:`helpers.streams`): deposits, withdrawals, leverage and margin-type changes, limit
+(GTC, IOC, FOK, post-only), market, stop and take-profit orders, reduce-only orders,
+cancels, cancel-alls, amends, mark prices that walk and jump (liquidations, fund
+takeovers, ADL) and cross funding times with non-zero rates, and some invalid commands.
+This module proves that:
 
 - running it twice in one process gives identical events and state hash;
 - running it in fresh interpreters with ``PYTHONHASHSEED`` 0, 1, 12345 and ``random``
@@ -17,26 +18,23 @@ with non-zero rates, and some invalid commands. This module proves that:
   money that is not conserved, a position left crossed, an empty position);
 - every state the venue reaches can be restored (a pending stop order, large deposits).
 
-Run as a script (``python tests/venue/test_determinism.py SEED N``) it prints the
-digests of one run as JSON; the subprocess test uses that.
+The stream is :func:`helpers.streams.command_stream`; the subprocess test runs
+``python -m helpers.streams SEED N``, which prints the digests of one run as JSON.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
-import random
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-import msgpack
 import pytest
-from test_sentinel_index import (
+from helpers.paths import subprocess_env
+from helpers.streams import N_COMMANDS, SEED, command_stream, run, summary
+from helpers.venue import (
     BTC,
     ETH,
     MID,
@@ -45,162 +43,18 @@ from test_sentinel_index import (
     T0,
     Harness,
     crossed_units,
-    make_contracts,
     open_market,
     started_units,
 )
 
-from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType, Withdraw
+from sentinel.commands import Deposit, MarkPrice, SetLeverage
+from sentinel.events import BalanceChanged, Refusal, Refused
 from sentinel.ledger import FUND
-from sentinel.units import MAX_VALUE, money
-from titan.commands import Amend, Cancel, CancelAll, NewOrder
-from titan.enums import OrderType, Side, TimeInForce, WorkingType
+from sentinel.units import MAX_DEPOSITS, MAX_VALUE, money
+from titan.commands import NewOrder
+from titan.enums import OrderType, Side
 from venue.state import decode_venue_state, encode_venue_state
-from venue.venue import MAX_FUNDING_RATE, Venue
-
-SEED = 2  # a seed whose stream liquidates cross units in two symbols, too
-N_COMMANDS = 3_000
-INTERVAL = 8 * 3600 * 1000
-MM = 1
-USERS = tuple(range(2, 10))
-CONDITIONAL = [
-    OrderType.STOP,
-    OrderType.STOP_MARKET,
-    OrderType.TAKE_PROFIT,
-    OrderType.TAKE_PROFIT_MARKET,
-]
-
-
-def command_stream(seed: int, n: int) -> list[Any]:
-    """``n`` venue commands drawn from ``random.Random(seed)``; order ids are the seq."""
-    rng = random.Random(seed)
-    marks = dict(MID)
-    out: list[Any] = []
-    issued: list[tuple[int, str, int]] = []  # (order id, symbol, account)
-    ts = T0
-
-    def add(cls: type, *args: Any, **kwargs: Any) -> None:
-        nonlocal ts
-        ts += rng.randint(1, 2_000)
-        out.append(cls(len(out) + 1, ts, *args, **kwargs))
-
-    def price(symbol: str, bps: int) -> int:
-        tick = SPECS[symbol].tick
-        p = marks[symbol] * (10_000 + rng.randint(-bps, bps)) // 10_000
-        return max(p // tick * tick, tick)
-
-    def lots(symbol: str) -> int:
-        top = rng.choice([20, 200, 2_000]) if symbol == "BTCUSDT" else rng.choice([300, 30_000])
-        return rng.randint(1 if symbol == "BTCUSDT" else 2, top) * SPECS[symbol].lot
-
-    for sym in SYMBOLS:
-        add(MarkPrice, sym, marks[sym])
-    add(Deposit, MM, "USDT", money("50000000"))
-    for sym in SYMBOLS:
-        add(SetLeverage, MM, sym, 5)
-    for account in USERS:
-        add(Deposit, account, "USDT", money(rng.choice(["300", "1000", "3000", "20000"])))
-        for sym in SYMBOLS:
-            if rng.random() < 0.15:
-                add(SetMarginType, account, sym, True)
-            add(SetLeverage, account, sym, rng.choice([5, 10, 20, 20, 50]))
-    while len(out) < n:
-        symbol = rng.choice(SYMBOLS)
-        account = rng.choice((*USERS, MM, MM))
-        roll = rng.random()
-        if roll < 0.40:  # a limit order; the market maker quotes around the mark
-            side = rng.choice([Side.BUY, Side.SELL])
-            if account == MM:
-                sign = -1 if side is Side.BUY else 1
-                p = marks[symbol] * (10_000 + sign * rng.randint(1, 60)) // 10_000
-                p = p // SPECS[symbol].tick * SPECS[symbol].tick
-                tif = TimeInForce.GTC
-            else:
-                p = price(symbol, 120)
-                tif = rng.choice([TimeInForce.GTC] * 3 + [TimeInForce.IOC, TimeInForce.FOK,
-                                                           TimeInForce.GTX])  # fmt: skip
-            add(
-                NewOrder, symbol, account, len(out) + 1, side, lots(symbol), p,
-                tif=tif, reduce_only=account != MM and rng.random() < 0.1,
-            )  # fmt: skip
-            issued.append((len(out), symbol, account))
-        elif roll < 0.47:
-            add(
-                NewOrder, symbol, account, len(out) + 1, rng.choice([Side.BUY, Side.SELL]),
-                lots(symbol), 0, OrderType.MARKET, TimeInForce.IOC,
-                reduce_only=rng.random() < 0.2,
-            )  # fmt: skip
-        elif roll < 0.52:
-            otype = rng.choice(CONDITIONAL)
-            market = otype in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET)
-            add(
-                NewOrder, symbol, account, len(out) + 1, rng.choice([Side.BUY, Side.SELL]),
-                lots(symbol), 0 if market else price(symbol, 150), otype,
-                stop_price=price(symbol, 200),
-                working_type=rng.choice([WorkingType.CONTRACT_PRICE, WorkingType.MARK_PRICE]),
-                reduce_only=rng.random() < 0.3,
-            )  # fmt: skip
-            issued.append((len(out), symbol, account))
-        elif roll < 0.60 and issued:
-            oid, sym, acct = rng.choice(issued[-40:])
-            if rng.random() < 0.15:
-                add(CancelAll, sym, acct)
-            else:
-                add(Cancel, sym, acct if rng.random() < 0.9 else account, oid)
-        elif roll < 0.68 and issued:
-            oid, sym, acct = rng.choice(issued[-40:])
-            add(Amend, sym, acct, oid, price(sym, 100), lots(sym))
-        elif roll < 0.88:  # the mark walks, now and then jumps, funding times pass
-            bps = 3_000 if rng.random() < 0.04 else 700 if rng.random() < 0.2 else 80
-            m = marks[symbol] * (10_000 + rng.randint(-bps, bps)) // 10_000
-            marks[symbol] = min(max(m, MID[symbol] // 2), MID[symbol] * 2)
-            if rng.random() < 0.03:
-                ts = (ts // INTERVAL + 1) * INTERVAL + rng.randint(0, 60_000)
-            rate = rng.choice([0, 1, -1, 10_000, -25_000, 100_000, MAX_FUNDING_RATE])
-            add(MarkPrice, symbol, marks[symbol], rate)
-        elif roll < 0.94:
-            if rng.random() < 0.6:
-                add(Deposit, account, "USDT", money(rng.choice(["100", "1000", "5000"])))
-            else:
-                add(Withdraw, account, "USDT", money(rng.choice(["10", "500", "5000"])))
-        elif roll < 0.98:
-            if rng.random() < 0.5:
-                add(SetLeverage, account, symbol, rng.choice([1, 5, 20, 50, 125, 126]))
-            else:
-                add(SetMarginType, account, symbol, rng.random() < 0.5)
-        else:  # invalid now and then
-            add(
-                rng.choice([Deposit, Withdraw]),
-                rng.choice([FUND, -1, account]),
-                rng.choice(["USDT", "BTC"]),
-                rng.choice([0, -5, MAX_VALUE, 1]),
-            )
-    return out
-
-
-def run(commands: list[Any], venue: Venue | None = None) -> tuple[Venue, list[Any]]:
-    venue = venue if venue is not None else Venue(make_contracts())
-    events: list[Any] = []
-    for cmd in commands:
-        events += venue.apply(cmd)
-    return venue, events
-
-
-def event_digest(events: list[Any]) -> str:
-    h = hashlib.sha256()
-    for e in events:
-        h.update(msgpack.packb([type(e).__name__, *e], use_bin_type=True))
-    return h.hexdigest()
-
-
-def summary(seed: int, n: int) -> dict[str, Any]:
-    venue, events = run(command_stream(seed, n))
-    return {
-        "state_hash": venue.state_hash(),
-        "event_digest": event_digest(events),
-        "events": len(events),
-        "str_hash": hash("sentinel"),  # proves the interpreter's hash seed really differs
-    }
+from venue.venue import Venue
 
 
 @pytest.fixture(scope="module")
@@ -280,14 +134,13 @@ def test_snapshot_and_resume_matches_uninterrupted_run(
     assert resumed.state_hash() == venue.state_hash()
 
 
+@pytest.mark.slow_io
 def test_hash_and_digest_do_not_depend_on_pythonhashseed() -> None:
-    script = Path(__file__).resolve()
     results = []
     for hash_seed in ("0", "1", "12345", "random"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         proc = subprocess.run(
-            [sys.executable, str(script), str(SEED), str(N_COMMANDS)],
-            env=env,
+            [sys.executable, "-m", "helpers.streams", str(SEED), str(N_COMMANDS)],
+            env=subprocess_env(PYTHONHASHSEED=hash_seed),
             capture_output=True,
             text=True,
             timeout=120,
@@ -422,16 +275,28 @@ def test_a_pending_stop_order_can_be_restored() -> None:
 
 
 def test_large_deposits_keep_the_state_restorable() -> None:
-    """Each wallet may hold up to MAX_VALUE; two such deposits must not leave a state the
-    venue cannot encode or restore (its totals beyond int64)."""
+    """An asset's net deposits (and any one wallet's) may reach MAX_DEPOSITS, 2**61 money
+    units, so that no total of the state goes beyond int64: large deposits up to that
+    limit are accepted, and the state they leave encodes and restores exactly; one money
+    unit more, or a deposit of MAX_VALUE, is refused and changes nothing."""
     h = Harness()
-    open_market(h)
-    h.venue.apply(Deposit(100, T0 + 100, 7, "USDT", MAX_VALUE - money("1000000000")))
-    h.venue.apply(Deposit(101, T0 + 101, 8, "USDT", money("1000000000")))
-    h.venue.apply(Deposit(102, T0 + 102, 9, "USDT", money("1")))
+    open_market(h)  # the market maker holds 1,000,000,000 USDT
+    rest = money("1000000000")
+    large = MAX_DEPOSITS - money("1000000000") - rest
+    assert large > MAX_DEPOSITS // 2
+    for account, amount in ((7, large), (8, rest)):  # up to the limit exactly
+        events = h(Deposit, account, "USDT", amount)
+        (change,) = [e for e in events if type(e) is BalanceChanged]
+        assert (change.account, change.amount, change.balance) == (account, amount, amount)
+        assert not any(type(e) is Refused for e in events)
+    before = h.venue.state_hash()
+    for account, amount in ((9, money("0.00000001")), (7, money("1")), (10, MAX_VALUE)):
+        events = h(Deposit, account, "USDT", amount)
+        assert [(type(e), getattr(e, "reason", None)) for e in events] == [
+            (Refused, Refusal.INVALID_AMOUNT)
+        ], (account, amount, events)
+        assert h.venue.state_hash() == before
     state = h.venue.export_state()
-    Venue.restore(decode_venue_state(encode_venue_state(state)))
-
-
-if __name__ == "__main__":
-    print(json.dumps(summary(int(sys.argv[1]), int(sys.argv[2]))))
+    restored = Venue.restore(decode_venue_state(encode_venue_state(state)))
+    assert restored.state_hash() == h.venue.state_hash()
+    assert restored.export_state() == state

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from helpers.paths import ROOT
-from test_sentinel_determinism import N_COMMANDS, SEED, command_stream, make_contracts
+from helpers.streams import N_COMMANDS, SEED, command_stream
+from helpers.venue import make_contracts
 
 from exchange.runtime.machines import VenueFactory, VenueMachine, parse_contracts, venue_genesis
 from exchange.runtime.recorder import Recorder
@@ -104,6 +105,7 @@ def test_audit_re_executes_every_record(recorded: tuple[Path, list[Any], dict[in
     assert report.state_hash == hashes[len(commands)]
 
 
+@pytest.mark.slow_io
 @pytest.mark.parametrize(
     "verb", [["audit"], ["verify"], ["info"], ["replay", "--seq", "1250", "--json"]]
 )

@@ -11,7 +11,7 @@ minority of invalid commands, and state export/restore. It proves that:
 - ``venue.check_invariants()`` is empty after every step (conservation of money per
   asset, sizes summing to zero, the order mirror equal to Titan, no crossed unit left,
   the index exact), and an independent brute-force scan of the exported state
-  (:mod:`test_sentinel_index`) finds no crossed unit either;
+  (:mod:`helpers.venue`) finds no crossed unit either;
 - every event carries its command's seq and ts, and every integer in it fits int64;
 - a refused command (``Refused``, or Titan's ``Rejected`` as the only event) changes
   nothing: ``state_hash()`` is unchanged;
@@ -47,12 +47,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.internal.conjecture import engine as conjecture_engine
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from test_sentinel_index import (
+from helpers.venue import (
     BTC,
     ETH,
     MID,
@@ -69,6 +64,9 @@ from test_sentinel_index import (
     unit_health,
     unit_symbols,
 )
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType, Withdraw
 from sentinel.events import (
@@ -867,13 +865,6 @@ class SentinelMachine(RuleBasedStateMachine):
     @invariant()
     def events_rebuild_the_state(self) -> None:
         self.ledger.check(self.venue)
-
-
-@pytest.fixture(autouse=True)
-def bounded_shrinking(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cap shrinking at 30 s, as in test_stateful.py."""
-    if hasattr(conjecture_engine, "MAX_SHRINKING_SECONDS"):
-        monkeypatch.setattr(conjecture_engine, "MAX_SHRINKING_SECONDS", 30)
 
 
 SentinelMachine.TestCase.settings = settings(

@@ -23,11 +23,14 @@ from typing import Any, NamedTuple
 
 import pytest
 from helpers.paths import ROOT
+from helpers.streams import INTERVAL, command_stream
+from helpers.venue import make_contracts
 from rocksdict import Options, Rdict
-from test_sentinel_determinism import INTERVAL, command_stream, make_contracts
 
-from exchange.cli.audit import Progress, iso_time, parse_time
+from exchange.audit.records import iso_time
+from exchange.cli.args import parse_time
 from exchange.cli.main import main
+from exchange.cli.progress import Progress
 from exchange.runtime.machines import VenueFactory, VenueMachine, titan_genesis, venue_genesis
 from exchange.runtime.recorder import Recorder, journal_commands
 from oracle import Journal, Record
@@ -647,6 +650,7 @@ def test_errors_are_one_line_and_non_zero(
     assert message in problems[0]
 
 
+@pytest.mark.slow_io
 def test_through_the_real_command_line(run: Run, damaged: dict[str, Path]) -> None:
     def exchange(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -155,6 +155,8 @@ def test_audit_of_a_lying_journal_fails_with_exit_1(tmp_path: Path, capsys) -> N
     assert "audit FAILED at seq 2: event count differs" in out
 
 
+@pytest.mark.slow_io
+@pytest.mark.data(LOBSTER / "AAPL_2012-06-21_first672_message.csv")
 def test_run_and_lobster_journal_through_the_real_command_line(tmp_path: Path) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -1,11 +1,11 @@
 """``exchange liquidation-price``: Binance's published vectors, the bracket iteration, bad
-input, and agreement with Sentinel's integer trigger price (DESIGN.md section 7).
+input and the display rounding (docs/sentinel.md, Margin). The exact math itself, and its
+agreement with Sentinel's integer trigger price, is tested in tests/sentinel/test_liquidation.py.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from fractions import Fraction
@@ -13,14 +13,9 @@ from pathlib import Path
 
 import pytest
 from helpers.paths import ROOT
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from exchange.cli.liquidation_price import calculate, round_half_up
+from exchange.cli.liquidation_price import round_half_up
 from exchange.cli.main import main
-from exchange.config.symbols import default_contracts
-from sentinel.margin import threshold
-from sentinel.units import MONEY_ONE, RATE_ONE
 
 CMD = "liquidation-price"
 
@@ -101,6 +96,7 @@ def test_eth_vector_details(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["other_upnl"] == "-56354.57"
 
 
+@pytest.mark.slow_io
 def test_json_through_a_subprocess() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "exchange", CMD, *BTC_CROSS, "--json"],
@@ -261,6 +257,7 @@ def test_missing_required_flag(capsys: pytest.CaptureFixture[str], missing: str)
     assert "Traceback" not in err
 
 
+@pytest.mark.slow_io
 def test_bad_input_in_a_subprocess_has_no_traceback() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "exchange", CMD, *with_flags(["--wallet", "1.123456789"])],
@@ -281,70 +278,3 @@ def test_round_half_up() -> None:
     assert str(round_half_up(Fraction(-5, 1000), 2)) == "-0.01"
     assert str(round_half_up(Fraction(4999, 1000000), 2)) == "0.00"
     assert str(round_half_up(Fraction(123456, 1), 2)) == "123456.00"
-
-
-# --- agreement with Sentinel's integer trigger price ---------------------------------
-
-BTC = default_contracts()[0]
-assert BTC.symbol == "BTCUSDT"
-PD, QD = BTC.spec.price_decimals, BTC.spec.qty_decimals
-TABLE = BTC.brackets
-
-
-@st.composite
-def isolated_positions(draw: st.DrawFn) -> tuple[bool, int, int, int]:
-    """``(long, qty units, entry price units, wallet money units)`` of a BTCUSDT position."""
-    long = draw(st.booleans())
-    qty = draw(st.one_of(st.integers(1, 2_000), st.integers(1, 5_000_000)))
-    entry = draw(st.one_of(st.integers(1, 1_000), st.integers(100_000, 2_000_000)))
-    notional = qty * entry * BTC.scale  # money units
-    leverage = draw(st.integers(1, 150))
-    wallet = max(0, notional // leverage + draw(st.integers(-(10**9), 10**9)))
-    return long, qty, entry, wallet
-
-
-def liquidated(long: bool, qty: int, entry: int, wallet: int, mark: int) -> bool:
-    """The exact predicate at an integer mark: maintenance margin >= margin balance."""
-    side = 1 if long else -1
-    maintenance_scaled = TABLE.maintenance_margin_scaled(qty * mark * BTC.scale)
-    balance = wallet + side * qty * (mark - entry) * BTC.scale
-    return maintenance_scaled >= balance * RATE_ONE
-
-
-@settings(max_examples=400, deadline=None)
-@given(isolated_positions())
-def test_calculator_agrees_with_sentinel_threshold(pos: tuple[bool, int, int, int]) -> None:
-    long, qty, entry, wallet = pos
-    side = 1 if long else -1
-    base = wallet - side * qty * entry * BTC.scale
-    trigger = threshold(long, qty, base, BTC.scale, TABLE.brackets)
-
-    calc = calculate(
-        long=long,
-        qty=Fraction(qty, 10**QD),
-        entry=Fraction(entry, 10**PD),
-        wallet=Fraction(wallet, MONEY_ONE),
-        brackets=TABLE.brackets,
-    )
-    lp_units = calc.liquidation_price * 10**PD
-    if long:
-        assert trigger == max(math.floor(lp_units), 0)
-        if trigger > 0:
-            assert liquidated(long, qty, entry, wallet, trigger)
-        assert not liquidated(long, qty, entry, wallet, trigger + 1)
-    else:
-        assert trigger == max(math.ceil(lp_units), 1)
-        assert liquidated(long, qty, entry, wallet, trigger)
-        if trigger > 1:
-            assert not liquidated(long, qty, entry, wallet, trigger - 1)
-    assert calc.never_liquidated == (long and calc.liquidation_price <= 0)
-
-    if calc.liquidation_price > 0:
-        # At the exact price, maintenance equals the margin balance, in the bracket used.
-        lp = calc.liquidation_price
-        notional = Fraction(qty, 10**QD) * lp * MONEY_ONE
-        assert TABLE.for_notional(math.ceil(notional)) is calc.bracket
-        b = calc.bracket
-        maintenance = notional * b.mmr / RATE_ONE - b.cum
-        balance = wallet + side * Fraction(qty, 10**QD) * (lp - Fraction(entry, 10**PD)) * MONEY_ONE
-        assert maintenance == balance

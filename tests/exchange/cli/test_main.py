@@ -47,6 +47,7 @@ def new(**fields: object) -> str:
     return json.dumps(base)
 
 
+@pytest.mark.slow_io
 def test_help_lists_subcommands() -> None:
     proc = run_cli("--help")
     assert proc.returncode == 0
@@ -54,6 +55,7 @@ def test_help_lists_subcommands() -> None:
         assert sub in proc.stdout
 
 
+@pytest.mark.slow_io
 def test_no_subcommand_prints_help_and_fails() -> None:
     proc = run_cli()
     assert proc.returncode == 2
@@ -83,6 +85,7 @@ def test_titan_command_file_trades(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "ask 50000.0 0.006 1" in out
 
 
+@pytest.mark.slow_io
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
@@ -115,6 +118,7 @@ def test_bad_line_names_line_and_field_and_runs_nothing(
     assert proc.stdout == ""
 
 
+@pytest.mark.slow_io
 def test_every_bad_line_is_reported(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.jsonl", ["{", new(), new(qty="-1x"), new(side="X")])
     proc = run_cli("titan", str(path))
@@ -126,6 +130,7 @@ def test_every_bad_line_is_reported(tmp_path: Path) -> None:
     assert "3 bad line(s)" in proc.stderr
 
 
+@pytest.mark.slow_io
 def test_engine_rejections_are_events_not_errors(tmp_path: Path) -> None:
     # valid syntax, but breaks a trading rule: notional under 5 USDT
     path = write(tmp_path, "cmds.jsonl", [new(qty="0.001", price="100.0")])
@@ -136,6 +141,7 @@ def test_engine_rejections_are_events_not_errors(tmp_path: Path) -> None:
     assert event["reason"] == "NOTIONAL_BELOW_MIN"
 
 
+@pytest.mark.slow_io
 def test_missing_file_is_a_clear_error() -> None:
     proc = run_cli("titan", "/nonexistent/commands.jsonl")
     assert proc.returncode == 2
@@ -143,6 +149,7 @@ def test_missing_file_is_a_clear_error() -> None:
     assert "/nonexistent/commands.jsonl: cannot read" in proc.stderr
 
 
+@pytest.mark.slow_io
 def test_binary_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "bin.jsonl"
     path.write_bytes(b"\xff\xfe\x00garbage")
@@ -151,12 +158,14 @@ def test_binary_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "not UTF-8" in proc.stderr
 
 
+@pytest.mark.slow_io
 def test_stdin_command_file() -> None:
     proc = run_cli("titan", "-", stdin=new(side="SELL") + "\n")
     assert proc.returncode == 0
     assert json.loads(proc.stdout.splitlines()[0])["event"] == "Accepted"
 
 
+@pytest.mark.slow_io
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
@@ -198,6 +207,7 @@ def test_config_file_defines_symbols(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert events[1]["reason"] == "NOTIONAL_BELOW_MIN"
 
 
+@pytest.mark.slow_io
 @pytest.mark.parametrize(
     "args",
     [

@@ -1,4 +1,4 @@
-"""``exchange run`` (exchange.cli.simulate): status lines, summary, determinism, Ctrl+C."""
+"""``exchange simulate`` (exchange.cli.simulate): status lines, summary, determinism, Ctrl+C."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def seed1() -> subprocess.CompletedProcess[str]:
     return _run("--commands", "20000", "--report-every", "5000")
 
 
+@pytest.mark.slow_io
 def test_run_reports_status_and_sound_summary(seed1: subprocess.CompletedProcess[str]) -> None:
     assert seed1.returncode == 0, seed1.stderr
     out = seed1.stdout
@@ -58,6 +59,7 @@ def test_run_reports_status_and_sound_summary(seed1: subprocess.CompletedProcess
     _hash(out)
 
 
+@pytest.mark.slow_io
 def test_same_seed_same_hash_other_seed_other_hash(
     seed1: subprocess.CompletedProcess[str],
 ) -> None:
@@ -87,6 +89,7 @@ def test_stop_request_prints_summary() -> None:
     assert "invariants: ok (no violations)" in text
 
 
+@pytest.mark.slow_io
 def test_config_file_and_bad_config(tmp_path: Path) -> None:
     cfg = tmp_path / "symbols.toml"
     cfg.write_text('[symbols.SOLUSDT]\ntick_size = "0.01"\nlot_size = "1"\nmin_notional = "5"\n')
@@ -100,6 +103,7 @@ def test_config_file_and_bad_config(tmp_path: Path) -> None:
     assert failed.stderr.startswith("exchange: error:") and "Traceback" not in failed.stderr
 
 
+@pytest.mark.slow_io
 @pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_cleanly(signum: int) -> None:

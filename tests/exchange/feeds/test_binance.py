@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from helpers.paths import ROOT
+from helpers.paths import BINANCE, ROOT
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -39,8 +39,6 @@ from exchange.feeds.binance import (
 )
 from exchange.feeds.replay_server import (
     GARBAGE_PAYLOADS,
-    RECORDING_2021,
-    STREAMS_2023,
     Fault,
     Recording,
     ReplayServer,
@@ -48,10 +46,11 @@ from exchange.feeds.replay_server import (
     split_fragments,
 )
 
-pytestmark = pytest.mark.skipif(
-    not (STREAMS_2023.exists() and RECORDING_2021.exists()),
-    reason="needs the Binance recordings in ../shared/data/binance",
-)
+STREAMS_2023 = BINANCE / "usdm_btcusdt_2023-04-04_streams.jsonl.gz"
+RECORDING_2021 = BINANCE / "usdm_2021-07-22_ws_recording.txt"
+# every test is skipped, naming the file, without the recordings (failed under CI=true);
+# nearly all of them run the server on loopback
+pytestmark = [pytest.mark.data(STREAMS_2023, RECORDING_2021), pytest.mark.slow_io]
 
 MARK_PATH = "/market/stream?streams=btcusdt@markPrice@1s"
 ACK = '{"result":null,"id":1}'
@@ -63,7 +62,7 @@ Mark = tuple[str, str, str, int]  # symbol, price, funding rate, E
 
 @functools.cache
 def recording() -> Recording:
-    return Recording.load()
+    return Recording.load(STREAMS_2023)
 
 
 @functools.cache
@@ -226,16 +225,14 @@ def test_marks_match_the_recording_with_latency() -> None:
     assert [c.path for c in server.connections] == [MARK_PATH]
     stats = feed.stats
     assert stats.connects == 1 and stats.reconnects == 0
-    assert stats.marks == stats.frames == len(marks) == stats.latency_count
+    assert stats.marks == stats.frames == len(marks) == len(latencies)
     assert stats.malformed == stats.unexpected == stats.stale_timeouts == 0
     assert stats.connection_errors == {}
     assert stats.last_mark_ns == {"BTCUSDT": marks[-1].received_ns}
     assert all(a.received_ns <= b.received_ns for a, b in itertools.pairwise(marks))
     last = marks[-1]
-    assert stats.latency_last == pytest.approx(last.received_ns / 1e9 - last.event_time_ms / 1e3)
-    assert latencies == list(stats.latency_recent)
-    assert stats.latency_min is not None and stats.latency_max is not None
-    assert stats.latency_min <= (stats.latency_mean or 0) <= stats.latency_max
+    assert latencies == [m.received_ns / 1e9 - m.event_time_ms / 1e3 for m in marks]
+    assert latencies[-1] == pytest.approx(last.received_ns / 1e9 - last.event_time_ms / 1e3)
     assert True in healthy_seen and not feed.healthy
     assert server.connections[0].close_code == 1000
 

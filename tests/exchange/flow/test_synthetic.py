@@ -60,6 +60,7 @@ def test_iterator_and_take_agree() -> None:
     assert flow.emitted == 1000
 
 
+@pytest.mark.slow_io
 def test_same_commands_in_another_process_and_hash_seed() -> None:
     """No set iteration or hash-order dependence: a fresh interpreter agrees."""
     code = (

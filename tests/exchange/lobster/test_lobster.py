@@ -1,9 +1,10 @@
 """``exchange lobster``: real NASDAQ LOBSTER data replayed through Titan, and its CLI.
 
-The conformance targets (DESIGN.md section 5) run on the real sample files in
-../shared/data/lobster; the hour file is replayed once per session. Small hand-made
-files pin each translation rule (queue by id, repair after a queue jump, seed carving)
-so that breaking one fails a test of its own.
+The conformance targets (docs/lobster.md) run on the real sample files in
+``$EXCHANGE_DATA_DIR/lobster`` (by default ../shared/data/lobster; a test marked ``data``
+is skipped, naming the file, without it); the hour file is replayed once per session.
+Small hand-made files pin each translation rule (queue by id, repair after a queue jump,
+seed carving) so that breaking one fails a test of its own.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ MSG_HOUR = DATA / "AAPL_2012-06-21_0930-1030_message.csv"
 OB_HOUR = DATA / "AAPL_2012-06-21_0930-1030_orderbook_1.csv"
 MSG999 = DATA / "AAPL_2012-06-21_first999_message.csv"
 OB999 = DATA / "AAPL_2012-06-21_first999_orderbook_10.csv"
+# the tests that read them (skipped, naming the file, without the recordings)
+FIRST672 = pytest.mark.data(MSG672, OB672)
+HOUR = pytest.mark.data(MSG_HOUR, OB_HOUR)
+FIRST999 = pytest.mark.data(MSG999, OB999)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +52,7 @@ def _sound(r: LobsterReport) -> None:
 # -- the targets on real data -------------------------------------------------------
 
 
+@FIRST672
 def test_first672_top20_levels_identical_after_every_message() -> None:
     r = replay(MSG672, OB672, levels=20)
     assert r.messages == 672
@@ -57,6 +63,7 @@ def test_first672_top20_levels_identical_after_every_message() -> None:
     _sound(r)
 
 
+@FIRST672
 def test_first672_all_50_levels_differ_only_at_level_50() -> None:
     r = replay(MSG672, OB672)
     assert r.levels == 50
@@ -65,24 +72,28 @@ def test_first672_all_50_levels_differ_only_at_level_50() -> None:
     assert replay(MSG672, OB672, levels=49).rows_identical == 671
 
 
+@HOUR
 def test_hour_best_bid_ask_identical_on_999_permille(hour: LobsterReport) -> None:
     assert hour.messages == 91_997
     assert hour.rows_compared == 91_996
     assert hour.rows_identical >= 0.999 * hour.rows_compared, hour.first_mismatch
 
 
+@HOUR
 def test_hour_named_order_at_head_of_queue(hour: LobsterReport) -> None:
     assert hour.executions_checked >= 4_000
     assert hour.executions_fifo_match >= 0.99 * hour.executions_checked
     assert len(hour.fifo_miss_rows) == hour.executions_checked - hour.executions_fifo_match
 
 
+@HOUR
 def test_hour_replay_is_sound_and_fast(hour: LobsterReport) -> None:
     _sound(hour)
     assert len(hour.state_hash) == 64
     assert hour.messages_per_second > 50_000  # ~300k/s measured on a 2-core machine
 
 
+@FIRST999
 def test_first999_level10_pair() -> None:
     r = replay(MSG999, OB999)
     assert r.rows_compared == 998
@@ -96,6 +107,7 @@ def test_first999_level10_pair() -> None:
 # -- build_commands: the contract the benchmark relies on ----------------------------
 
 
+@FIRST672
 def test_build_commands_contract() -> None:
     flow = build_commands(MSG672, OB672)
     assert flow.spec == SymbolSpec("AAPL", price_decimals=4, qty_decimals=0, tick=100, lot=1)
@@ -121,11 +133,13 @@ def test_build_commands_contract() -> None:
     assert engine.state_hash() == replay(MSG672, OB672).state_hash
 
 
+@FIRST999
 def test_build_commands_is_deterministic() -> None:
     a, b = build_commands(MSG999, OB999), build_commands(MSG999, OB999)
     assert a.seed == b.seed and a.commands == b.commands and a.checks == b.checks
 
 
+@FIRST672
 def test_without_orderbook_nothing_is_seeded_and_unknown_ids_are_counted() -> None:
     r = replay(MSG672)
     assert r.rows_compared == 0 and r.seed_orders == 0 and r.orderbook_file is None
@@ -143,6 +157,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
+@FIRST672
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _cli(
         capsys, str(MSG672), "--orderbook", str(OB672), "--levels", "20", "--json"
@@ -161,6 +176,7 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(d["state_hash"]) == 64
 
 
+@FIRST999
 def test_cli_human_report(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(capsys, str(MSG999), "--orderbook", str(OB999), "--levels", "1")
     assert code == 0
@@ -168,6 +184,7 @@ def test_cli_human_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invariants          ok" in out
 
 
+@pytest.mark.slow_io
 def test_cli_in_a_real_process_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     proc = subprocess.run(
@@ -184,7 +201,9 @@ def test_cli_in_a_real_process_missing_file_is_one_line_exit_2(tmp_path: Path) -
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("which", ["message", "orderbook", "directory", "binary"])
+@pytest.mark.parametrize(
+    "which", ["message", pytest.param("orderbook", marks=FIRST672), "directory", "binary"]
+)
 def test_cli_unreadable_files(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, which: str
 ) -> None:
@@ -201,6 +220,7 @@ def test_cli_unreadable_files(
     assert err.startswith("exchange: error: ") and err.count("\n") == 1
 
 
+@FIRST672
 @pytest.mark.parametrize(
     ("line", "column"),
     [
@@ -226,6 +246,7 @@ def test_malformed_row_names_file_line_and_column(
     assert column in err and err.count("\n") == 1
 
 
+@FIRST672
 def test_malformed_orderbook_row(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rows = OB672.read_text().splitlines()
     rows[3] = rows[3].replace(",", ",x", 1)
@@ -235,6 +256,8 @@ def test_malformed_orderbook_row(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 2 and f"{path}:4: column 2 (ask size 1)" in err
 
 
+@FIRST999
+@FIRST672
 def test_mismatched_orderbook_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="672 messages"):
         replay(MSG672, OB999)
@@ -248,6 +271,7 @@ def test_mismatched_orderbook_files_are_refused(tmp_path: Path) -> None:
         replay(MSG672, path)
 
 
+@FIRST672
 def test_extra_trailing_columns_give_the_same_result(tmp_path: Path) -> None:
     wide = tmp_path / "AAPL_wide_message.csv"
     wide.write_text("".join(f"{line},0,extra\n" for line in MSG672.read_text().splitlines()))

@@ -27,9 +27,9 @@ from prometheus_client import CollectorRegistry
 from exchange.config.symbols import default_contracts
 from exchange.feeds.prices import RandomWalk, mark_command
 from exchange.flow.traders import FlowSettings, Traders
-from exchange.metrics.buckets import Buckets, exponential, one_two_five
 from exchange.metrics.exporter import ExchangeCollector, MetricsServer, read_engines
 from exchange.metrics.telemetry import TITAN_SAMPLE, UNKNOWN, Telemetry
+from exchange.runtime.buckets import Buckets, exponential, one_two_five
 from exchange.runtime.machines import VenueFactory, venue_genesis
 from exchange.runtime.sequencer import Committed, Sequencer
 from oracle import Journal
@@ -509,6 +509,8 @@ def test_replay_counter_never_goes_down() -> None:
 # -- the endpoint ------------------------------------------------------------------------
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_endpoint_on_loopback_passes_promtool(flow: Run) -> None:
     promtool = require_tool("promtool")
     server = MetricsServer(0, flow.telemetry, "127.0.0.1")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.paths import ROOT
+from helpers.paths import ROOT, data_file
 from helpers.tools import require_tool
 
 DASHBOARDS = ROOT / "platform" / "grafana" / "dashboards"
@@ -116,8 +116,10 @@ def _wait_up(url: str, deadline: float) -> None:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Prometheus that has scraped both platforms for RUN_FOR seconds; its base URL."""
+    """A Prometheus that has scraped both platforms for RUN_FOR seconds; its base URL.
+    The Binance one replays the real recording (skipped without it)."""
     binary = require_tool("prometheus")
+    data_file("binance/usdm_btcusdt_2023-04-04_streams.jsonl.gz")
     tmp = tmp_path_factory.mktemp("prom")
     procs: list[subprocess.Popen[str]] = []
     server = subprocess.Popen(
@@ -209,6 +211,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_prometheus_scrapes_both_platforms(prometheus: str) -> None:
     up = _query(prometheus, "up")["data"]["result"]
     assert len(up) == 2 and all(r["value"][1] == "1" for r in up), up
@@ -228,6 +232,8 @@ def test_prometheus_scrapes_both_platforms(prometheus: str) -> None:
     assert float(slow["data"]["result"][0]["value"][1]) == float(latency[0]["value"][1])
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_promtool_finds_nothing_in_either_exposition(prometheus: str) -> None:
     promtool = require_tool("promtool")
     assert len(EXPOSITIONS) == 2
@@ -248,6 +254,8 @@ def test_dashboards_have_queries() -> None:
     assert len(queries) > 40
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 @pytest.mark.parametrize(("board", "title", "expr"), list(panel_queries()))
 def test_every_panel_query_returns_data(prometheus: str, board: str, title: str, expr: str) -> None:
     answer = _query(prometheus, substitute(expr))
@@ -277,6 +285,8 @@ def test_readme_has_the_original_sample_queries() -> None:
         assert any(name in q for q in queries), name
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 @pytest.mark.parametrize("expr", readme_queries())
 def test_readme_query_returns_data(prometheus: str, expr: str) -> None:
     answer = _query(prometheus, expr)
@@ -285,6 +295,8 @@ def test_readme_query_returns_data(prometheus: str, expr: str) -> None:
     assert any(math.isfinite(v) for v in values), f"no data for {expr}"
 
 
+@pytest.mark.external
+@pytest.mark.slow_io
 def test_the_renderer_draws_every_overview_panel_with_data(prometheus: str, tmp_path: Path) -> None:
     """platform/grafana/render.py (the README's picture) against the live Prometheus."""
     spec = importlib.util.spec_from_file_location("render", ROOT / "platform/grafana/render.py")

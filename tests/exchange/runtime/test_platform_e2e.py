@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 from helpers.paths import BINANCE, ROOT
 
+pytestmark = pytest.mark.slow_io  # every test runs subprocesses
+
 RECORDING = BINANCE / "usdm_btcusdt_2023-04-04_streams.jsonl.gz"
 
 STATUS = re.compile(r"^\[seq\s+([\d,]+)\]")
@@ -229,6 +231,7 @@ def _recorded_marks() -> list[str]:
     return marks
 
 
+@pytest.mark.data(RECORDING)
 def test_binance_feed_against_the_replay_server(tmp_path: Path) -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "exchange.feeds.replay_server", "--port", "0", "--speed", "20",

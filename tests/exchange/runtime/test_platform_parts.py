@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 from helpers.paths import ROOT
 
+from exchange.cli.run import register as add_run_parser
 from exchange.config.symbols import ConfigError, default_contracts
 from exchange.feeds.prices import RandomWalk, mark_command, price_units, rate_units
 from exchange.flow.traders import DEMO_ACCOUNTS, FlowSettings, Traders
 from exchange.runtime.machines import venue_genesis
-from exchange.runtime.platform import add_run_parser, resolve
+from exchange.runner import resolve
 from exchange.runtime.sequencer import Sequencer
 from oracle import Journal
 from sentinel.events import Refused
@@ -56,6 +57,7 @@ def test_walk_is_seeded_on_the_grid_and_has_the_volatility() -> None:
     assert {flat.step()["BTCUSDT"] for _ in range(100)} == {500_000}
 
 
+@pytest.mark.slow_io
 def test_walk_is_the_same_in_every_process() -> None:
     code = (
         "from exchange.config.symbols import default_contracts;"

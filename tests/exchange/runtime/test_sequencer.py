@@ -1,7 +1,7 @@
 """The sequencer on a real RocksDB journal: stamping, group commit, durability order,
 backpressure, checkpoints, snapshots, stop-and-drain, and a journal that fails.
 
-The inputs are the seeded venue stream of tests/venue/test_determinism.py (it trades,
+The inputs are the seeded venue stream of tests/helpers/streams.py (it trades,
 liquidates and refuses) with seq and ts cleared: the sequencer must stamp them, and the
 journal it writes must audit clean (re-executing every record gives the same events and
 state hashes) and hold exactly those inputs in submission order.
@@ -13,7 +13,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from test_sentinel_determinism import SEED, command_stream, make_contracts
+from helpers.streams import SEED, command_stream
+from helpers.venue import make_contracts
 
 from exchange.runtime.machines import VenueFactory, venue_genesis
 from exchange.runtime.sequencer import Committed, IntakeClosed, Sequencer, SequencerFailed

@@ -1,8 +1,9 @@
 """Fixed-bucket histograms cheap enough for the sequencer's loop.
 
 prometheus-client's ``Histogram.observe`` takes a lock and walks the buckets; these take
-one ``bisect`` and two additions, and the exporter turns them into Prometheus histograms
-only when scraped (:func:`histogram_family`).
+one ``bisect`` and two additions, and the metrics exporter turns them into Prometheus
+histograms only when scraped (:func:`exchange.metrics.exporter.histogram_family`). They
+live with the sequencer, their main observer; the metrics read them.
 
 Rules: bucket ``i`` counts the observations ``v <= bounds[i]`` that no lower bound took
 (Prometheus' ``le``), the last bucket everything above the top bound (``+Inf``). Only
@@ -15,10 +16,8 @@ flight.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from itertools import pairwise
-
-from prometheus_client.core import HistogramMetricFamily
 
 
 class Buckets:
@@ -60,22 +59,6 @@ class Buckets:
 def _le(value: float) -> str:
     """A bound as Prometheus prints it, to 12 significant digits (1e-06, not 1.0...02e-06)."""
     return repr(float(f"{value:.12g}"))
-
-
-def histogram_family(
-    name: str,
-    doc: str,
-    labels: Sequence[str],
-    series: Iterable[tuple[Sequence[str], Buckets]],
-    unit: float | Mapping[str, float] = 1,
-) -> HistogramMetricFamily:
-    """A Prometheus histogram family from labelled :class:`Buckets` (values / ``unit``;
-    a mapping gives each series its unit by its first label value, e.g. per symbol)."""
-    family = HistogramMetricFamily(name, doc, labels=list(labels))
-    for values, hist in series:
-        buckets, total = hist.cumulative(unit if not isinstance(unit, Mapping) else unit[values[0]])
-        family.add_metric(list(values), buckets=buckets, sum_value=total)
-    return family
 
 
 def exponential(start: float, factor: float, count: int) -> list[float]:

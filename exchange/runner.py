@@ -37,13 +37,14 @@ from exchange.config.settings import Settings, environment_overrides, finish, lo
 from exchange.config.symbols import ConfigError
 from exchange.errors import UserError
 from exchange.feeds.prices import RandomWalk, mark_command, price_units, rate_units
+from exchange.feeds.status import FeedStatus
 from exchange.flow.traders import Traders
 from exchange.metrics.telemetry import Telemetry
 from exchange.runtime.gc_tuning import tune_gc
 from exchange.runtime.machines import VenueFactory, VenueMachine, parse_genesis, venue_genesis
 from exchange.runtime.sequencer import Committed, IntakeClosed, Sequencer, SequencerFailed
-from oracle import Journal, JournalError
-from oracle.errors import JournalInUse
+from oracle import Journal
+from oracle.errors import GenesisMismatch, JournalInUse
 from oracle.replay import rebuild
 from sentinel.events import LiquidationFinished, LiquidationStarted
 from sentinel.units import MONEY_ONE
@@ -51,70 +52,6 @@ from venue.venue import Venue
 
 log = logging.getLogger("exchange")
 FLOW_TURN = 1_024  # most inputs the generator makes per turn of the loop
-
-
-def add_run_parser(sub: Any) -> None:
-    """The ``run`` subcommand's flags (defaults come from :mod:`exchange.config.settings`)."""
-    run = sub.add_parser("run", help="run the platform: prices, order flow, journal, metrics")
-    run.add_argument("--config", help="platform TOML file (symbols, feed, flow, journal)")
-    run.add_argument("--feed", choices=["sim", "binance"], help="price source (default sim)")
-    run.add_argument("--symbols", help="comma-separated symbols to run (default: all configured)")
-    run.add_argument(
-        "--journal", metavar="DIR", help="journal directory (default ./platform_events)"
-    )
-    run.add_argument("--metrics-port", type=_port, help="Prometheus port (default 9000; 0 = off)")
-    run.add_argument(
-        "--metrics-host", help="address the metrics endpoint binds (default 127.0.0.1)"
-    )
-    run.add_argument("--seed", type=int, help="seed of the price walk and order flow (default 1)")
-    run.add_argument("--volatility", type=_volatility, help="sim volatility per step (0.002)")
-    run.add_argument("--step-interval", type=_seconds, help="seconds between sim steps (1)")
-    run.add_argument("--rate", type=_rate, help="order flow, inputs/s (300; 0 = flat out)")
-    run.add_argument("--duration", type=_seconds, help="stop after this many seconds")
-    run.add_argument("--binance-url", help="Binance base URL (default wss://fstream.binance.com)")
-    run.add_argument("--durability", choices=["sync", "async"], help="journal durability (sync)")
-    run.add_argument("--no-demo", action="store_true", help="skip the 1001-1003 demo longs")
-    run.add_argument("--status-interval", type=_seconds, help="seconds between status lines (5)")
-
-
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{what} {text!r} must not be negative")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0..65535)")
-    return value
-
-
-def _volatility(text: str) -> float:
-    value = _number(text, "volatility")
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"volatility {text!r} must be at most 1 (100% a step)")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = _number(text, "seconds")
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
-    return value
-
-
-def _rate(text: str) -> float:
-    return _number(text, "rate")
 
 
 def resolve(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
@@ -169,13 +106,11 @@ class Platform:
         self.telemetry: Telemetry | None = None
         if settings.metrics_port:
             self.telemetry = Telemetry(settings.contracts, settings.feed)
-        self.walk: RandomWalk | None = None  # the simulated prices, once they run
         self.stop_reason = ""
         self.failed = ""
         self._stop = asyncio.Event()
-        self.feed: Any = None
-        self.feed_refused = 0
-        self.feed_old = 0  # Binance marks not newer than one already taken (skipped)
+        #: the price source, as the metrics read it
+        self.prices = FeedStatus()
 
     # -- start-up -----------------------------------------------------------------------
 
@@ -192,10 +127,8 @@ class Platform:
                 f"journal {path} is in use by another running platform; stop it first, "
                 "or give this one another --journal"
             ) from None
-        except JournalError as exc:
-            if "different configuration" in str(exc):
-                raise UserError(self._mismatch(path)) from None
-            raise
+        except GenesisMismatch:
+            raise UserError(self._mismatch(path)) from None
         start = journal.last_seq
         if start == 0:
             return Venue(self.s.contracts), journal, 0
@@ -313,7 +246,7 @@ class Platform:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request_stop, name)
         if exporter is not None:
-            exporter.attach(seq, self, loop)
+            exporter.attach(seq, self.prices, loop)
         runner = asyncio.create_task(seq.run(), name="sequencer")
         sources = [
             asyncio.create_task(self._prices(seq, venue), name="prices"),
@@ -401,7 +334,7 @@ class Platform:
                 c.spec, self.s.initial_prices[sym]
             )
         walk = RandomWalk(self.specs.values(), initial, self.s.volatility, self.s.flow.seed)
-        self.walk = walk
+        self.prices.walk = walk
         rate = rate_units(self.s.funding_rate)
         prices = walk.last if not any(venue.titan.mark_price(s) for s in self.specs) else None
         telemetry = self.telemetry
@@ -425,7 +358,7 @@ class Platform:
                 return
             # after a reconnect a peer may send marks already seen: only newer ones count
             if update.event_time_ms <= last_event.get(update.symbol, -1):
-                self.feed_old += 1
+                self.prices.old += 1
                 return
             last_event[update.symbol] = update.event_time_ms
             try:
@@ -436,16 +369,17 @@ class Platform:
                 log.warning("binance mark for %s not used: %s", update.symbol, exc)
                 return
             if not seq.offer(cmd):
-                self.feed_refused += 1
+                self.prices.refused += 1
             elif self.telemetry is not None:
                 latency = update.received_ns / 1e9 - update.event_time_ms / 1000
                 self.telemetry.mark_received(update.symbol, latency)
 
-        self.feed = BinanceMarkFeed(list(self.specs), on_mark, base_url=self.s.binance_url)
+        feed = BinanceMarkFeed(list(self.specs), on_mark, base_url=self.s.binance_url)
+        self.prices.feed = feed
         try:
-            await self.feed.run()
+            await feed.run()
         finally:
-            self.feed.stop()
+            feed.stop()
 
     async def _flow(self, seq: Sequencer, traders: Traders, venue: Venue, start: int) -> None:
         for cmd in traders.bootstrap(venue, start):
@@ -549,10 +483,10 @@ class Platform:
             f"{st.batches:,} batches, {self.liquidations} liquidations",
             file=out,
         )
-        if self.feed_refused:
-            print(f"  feed marks refused by a full intake: {self.feed_refused:,}", file=out)
-        if self.feed_old:
-            print(f"  feed marks skipped as not newer than the last: {self.feed_old:,}", file=out)
+        if self.prices.refused:
+            print(f"  feed marks refused by a full intake: {self.prices.refused:,}", file=out)
+        if self.prices.old:
+            print(f"  feed marks skipped as not newer than the last: {self.prices.old:,}", file=out)
         if seq.settled():
             print(f"  {self.status_line(seq, venue, 0.0)}", file=out)
             print(f"  state hash {venue.state_hash()}", file=out)
