@@ -1,4 +1,4 @@
-"""Measurement helpers shared by the benchmark scripts (and, later, the metrics).
+"""Measurement helpers shared by the benchmark scripts, and where the real data is.
 
 Latencies are integer nanoseconds from ``time.perf_counter_ns``; percentiles are
 nearest-rank, so a reported p99 is a latency that was actually observed.
@@ -13,6 +13,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+#: the real recordings: $EXCHANGE_DATA_DIR, or ../shared/data beside the checkout
+DATA_DIR = Path(
+    os.environ.get("EXCHANGE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 def percentile(sorted_values: Sequence[int], p: float) -> int:

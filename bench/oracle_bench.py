@@ -26,7 +26,7 @@ Each trial writes all records into a fresh directory under ``--dir`` (default: t
 system temporary directory), in batches of ``--batch`` records (default 1024).
 
 - ``raw``: plain ``rocksdict``: an ``Rdict`` opened with :mod:`oracle.rocks`' own option
-  builders (``_options``, ``_family_options``: raw mode, LZ4, point-in-time WAL recovery,
+  builders (``db_options``, ``family_options``: raw mode, LZ4, point-in-time WAL recovery,
   paranoid checks, the same three column families), one ``WriteBatch(raw_mode=True)``
   per batch holding the pre-encoded records plus one head put in the meta family,
   written with ``WriteOptions.sync = True``. The same bytes as ours, minus our Python.
@@ -117,8 +117,9 @@ from oracle import Durability, Head, Journal, Record  # noqa: E402
 from oracle.backend import FAMILIES, META, RECORDS  # noqa: E402
 from oracle.chain import GENESIS, link, seq_key  # noqa: E402
 from oracle.codec import encode_body, encode_head  # noqa: E402
+from oracle.policy import JournalPolicy, Mark  # noqa: E402
 from oracle.replay import audit, rebuild  # noqa: E402
-from oracle.rocks import _family_options, _options  # noqa: E402
+from oracle.rocks import db_options, family_options  # noqa: E402
 from titan import Command, Engine  # noqa: E402
 from titan.wire import command_to_wire, events_to_wire  # noqa: E402
 
@@ -158,8 +159,14 @@ class Workload:
         return len(self.commands)
 
 
-def build_workload(records: int, batch: int, checkpoint_every: int, seed: int) -> Workload:
-    """Commands, records (as exchange.runtime.recorder builds them) and their pre-encoded bytes."""
+def build_workload(
+    records: int, batch: int, checkpoint_every: int, seed: int, snapshot_every: int = 0
+) -> Workload:
+    """Commands, records (as exchange.runtime.recorder builds them) and their pre-encoded bytes.
+
+    Checkpoints sit where :class:`oracle.policy.JournalPolicy` puts them, so the replay
+    journal the recorder writes with ``snapshot_every`` holds the very same records."""
+    policy = JournalPolicy(batch, checkpoint_every, snapshot_every)
     specs = default_specs()
     flow = OrderFlow(specs, seed=seed)
     commands = flow.opening()[:records]
@@ -171,9 +178,7 @@ def build_workload(records: int, batch: int, checkpoint_every: int, seed: int) -
     for cmd in commands:
         events = apply(cmd)
         seq = cmd.seq
-        checkpoint = None
-        if checkpoint_every and seq % checkpoint_every == 0:
-            checkpoint = engine.state_hash()
+        checkpoint = None if policy.mark(seq) is Mark.NONE else engine.state_hash()
         add(Record(seq, cmd.ts, command_to_wire(cmd), events_to_wire(events), checkpoint))
     state_hash = engine.state_hash()
     del engine, apply
@@ -233,7 +238,7 @@ def _timed_gc(gc_off: bool) -> None:
 
 def run_raw(w: Workload, path: Path, gc_off: bool) -> float:
     """Seconds to write the pre-encoded batches with plain rocksdict, sync=True."""
-    db = Rdict(str(path), _options(True), column_families=_family_options())
+    db = Rdict(str(path), db_options(True), column_families=family_options())
     try:
         records_cf = db.get_column_family_handle(RECORDS)
         meta_cf = db.get_column_family_handle(META)
@@ -308,7 +313,7 @@ def dir_usage(path: Path) -> dict[str, int]:
 
 def compact(path: Path) -> None:
     """Reopen with the journal's options, flush every family, compact each fully."""
-    db = Rdict(str(path), _options(False), column_families=_family_options())
+    db = Rdict(str(path), db_options(False), column_families=family_options())
     try:
         cfs = [db.get_column_family(name) for name in FAMILIES]
         for cf in cfs:
@@ -714,7 +719,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     _log(f"building {args.records:,} records (flow, engine, encoding)")
     t0 = time.perf_counter()
-    w = build_workload(args.records, args.batch, args.checkpoint_every, args.seed)
+    w = build_workload(args.records, args.batch, args.checkpoint_every, args.seed, snapshot_every)
     build_seconds = time.perf_counter() - t0
     saved = None
     if args.gc == "tuned":

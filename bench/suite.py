@@ -48,7 +48,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEERS = HERE / "peers"
-LOBSTER = ROOT.parent / "shared" / "data" / "lobster"
 OWN_PARTS = ("titan", "oracle", "sentinel", "e2e")
 # each part's script (named so that none shadows a package of the project)
 SCRIPTS = {
@@ -75,7 +74,9 @@ QUICK_ARGS: dict[str, list[str]] = {
 sys.path.insert(0, str(PEERS))  # the peer helpers (envs, stream) are plain modules
 
 from envs import ENVS, EnvError, make_env, worker_env  # noqa: E402
-from measure import machine_info  # noqa: E402
+from measure import DATA_DIR, machine_info  # noqa: E402
+
+LOBSTER = DATA_DIR / "lobster"
 from stream import derive  # noqa: E402
 
 from exchange.errors import UserError  # noqa: E402

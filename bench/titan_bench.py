@@ -9,7 +9,8 @@ Usage::
 Flows
 -----
 - ``lobster``: the NASDAQ LOBSTER hour (AAPL 2012-06-21 09:30-10:30, from
-  ``../shared/data/lobster`` beside the repository), translated by
+  ``$EXCHANGE_DATA_DIR/lobster``, by default ``../shared/data/lobster`` beside the
+  repository), translated by
   :func:`exchange.lobster.replay.build_commands`; ``flow.seed`` is applied untimed, then
   ``flow.commands`` (the first ``--commands`` of them, if given) are timed.
 - ``synthetic``: :class:`exchange.flow.synthetic.OrderFlow` on the default symbols in deep-book
@@ -49,21 +50,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from measure import DATA_DIR, percentile, timer_overhead_ns
+from measure import machine_info as base_machine_info
+
+from exchange.config.symbols import default_specs
+from exchange.flow.synthetic import OrderFlow
+from titan import Command, Engine, Event, SymbolSpec, Trade
+
 ROOT = Path(__file__).resolve().parents[1]
-LOBSTER_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "lobster"
-LOBSTER_MESSAGES = LOBSTER_DIR / "AAPL_2012-06-21_0930-1030_message.csv"
-LOBSTER_ORDERBOOK = LOBSTER_DIR / "AAPL_2012-06-21_0930-1030_orderbook_1.csv"
 TARGET = 400_000  # commands per second, on both flows
 SYNTHETIC_COMMANDS = 200_000
 FLOWS = ("lobster", "synthetic")
-
-
-from measure import machine_info as base_machine_info  # noqa: E402
-from measure import percentile, timer_overhead_ns  # noqa: E402
-
-from exchange.config.symbols import default_specs  # noqa: E402
-from exchange.flow.synthetic import OrderFlow  # noqa: E402
-from titan import Command, Engine, Event, SymbolSpec, Trade  # noqa: E402
+LOBSTER_DIR = DATA_DIR / "lobster"
+LOBSTER_MESSAGES = LOBSTER_DIR / "AAPL_2012-06-21_0930-1030_message.csv"
+LOBSTER_ORDERBOOK = LOBSTER_DIR / "AAPL_2012-06-21_0930-1030_orderbook_1.csv"
 
 
 class Workload:

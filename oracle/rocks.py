@@ -37,7 +37,9 @@ from oracle.errors import JournalError, JournalInUse, JournalNotFound, StorageEr
 ANCHOR_FILE = "ORACLE-ANCHOR"
 
 
-def _options(create: bool) -> Options:
+def db_options(create: bool) -> Options:
+    """The database options every open uses (raw mode, point-in-time WAL recovery, LZ4,
+    paranoid checks); public so that benchmarks compare with the very same settings."""
     opt = Options(raw_mode=True)
     opt.create_if_missing(create)
     opt.create_missing_column_families(create)
@@ -47,7 +49,8 @@ def _options(create: bool) -> Options:
     return opt
 
 
-def _family_options() -> dict[str, Options]:
+def family_options() -> dict[str, Options]:
+    """The options of each column family (raw mode, LZ4)."""
     out = {}
     for name in FAMILIES:
         opt = Options(raw_mode=True)
@@ -94,14 +97,14 @@ _CREATION_LEFTOVERS = ("LOCK", "LOG", "IDENTITY", "rocksdict-config.json")
 _CREATION_PREFIXES = ("LOG.old.", "MANIFEST-", "OPTIONS-")
 
 
-def _open_read_only(path: Path, attempts: int = 5) -> Rdict:
+def open_read_only(path: Path, attempts: int = 5) -> Rdict:
     """Open read-only, retrying when a live writer deletes an old WAL file meanwhile."""
     for attempt in range(attempts):
         try:
             return Rdict(
                 str(path),
-                _options(False),
-                column_families=_family_options(),
+                db_options(False),
+                column_families=family_options(),
                 access_type=AccessType.read_only(),
             )
         except Exception as exc:
@@ -173,11 +176,11 @@ class RocksBackend:
         self._anchor_at_open = self._load_anchor()
         try:
             if read_only:
-                self._db = _open_read_only(self.path)
+                self._db = open_read_only(self.path)
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._db = Rdict(
-                    str(self.path), _options(create), column_families=_family_options()
+                    str(self.path), db_options(create), column_families=family_options()
                 )
         except Exception as exc:  # rocksdict raises plain Exception
             raise _open_error(self.path, exc) from None

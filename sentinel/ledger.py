@@ -711,8 +711,8 @@ class Ledger:
 
     def transfer(self, em: Emitter, p: Position, to: int, qty: int, price: int) -> None:
         """Move ``qty`` of the liquidated position ``p`` to account ``to`` at ``price``
-        (the fund's takeover, or ADL against ``to``): two liquidation-free fills of
-        opposite sign, no fee, no trade id; ``p``'s is a liquidation fill."""
+        (the fund's takeover, or ADL against ``to``): two fills of opposite sign, with no
+        fee and no trade id; ``p``'s is a liquidation fill, the receiver's an ordinary one."""
         dq = qty if p.size > 0 else -qty
         self.fill(em, p.account, p.symbol, -dq, price, fee_rate=0, trade_id=0, liquidation=True)
         self.fill(em, to, p.symbol, dq, price, fee_rate=0, trade_id=0)

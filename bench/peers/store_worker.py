@@ -61,7 +61,7 @@ decoded records in one list instead lets the cyclic collector's full passes domi
 200,000 records ours read 40k records/s that way, 239k/s streamed.)
 
 - ``raw``: the trial's *journal* directory (ours), so both read the same files: the
-  journal's read-only RocksDB open (``oracle.rocks._open_read_only``), the records
+  journal's read-only RocksDB open (``oracle.rocks.open_read_only``), the records
   family's ``values()`` iterator, each value's body (the value minus its 32-byte chain
   hash) decoded by ``oracle.codec.decode_body``: read plus decode, no checks: the
   ceiling. (The raw append directory is not read back: ``run_raw`` closes without
@@ -148,7 +148,7 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteConnection, SQLi
 
 def _load_bench_oracle() -> Any:
     """bench/oracle_bench.py as a module (it puts the repository root on sys.path itself)."""
-    path = Path(__file__).resolve().parents[1] / "oracle.py"
+    path = Path(__file__).resolve().parents[1] / "oracle_bench.py"
     spec = importlib.util.spec_from_file_location("bench_oracle", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
@@ -164,7 +164,7 @@ from oracle import Durability, Journal, JournalError, Record  # noqa: E402
 from oracle.backend import RECORDS  # noqa: E402
 from oracle.chain import HASH_SIZE  # noqa: E402
 from oracle.codec import decode_body, encode_body  # noqa: E402
-from oracle.rocks import _open_read_only  # noqa: E402
+from oracle.rocks import open_read_only  # noqa: E402
 
 RECORDS_DEFAULT = 200_000
 CHECKPOINT_EVERY = 10_000  # bench/oracle_bench.py's default
@@ -313,7 +313,7 @@ def replay_raw(path: Path) -> Replayed:
     """Open the RocksDB read-only and decode every record body (no checks)."""
     gc.collect()
     t0 = time.perf_counter()
-    db = _open_read_only(path)
+    db = open_read_only(path)
     cf = db.get_column_family(RECORDS)
     try:
         decode, view = decode_body, memoryview

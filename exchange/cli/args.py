@@ -28,6 +28,7 @@ from exchange.errors import UserError
 from exchange.runtime.machines import TitanMachine, titan_genesis
 from exchange.runtime.recorder import Recorder
 from oracle import Durability, Journal
+from oracle.policy import DEFAULT_BATCH, DEFAULT_CHECKPOINT_EVERY, DEFAULT_SNAPSHOT_EVERY
 from titan import Engine
 from titan.symbols import SymbolSpec
 
@@ -153,13 +154,19 @@ def add_journal_options(parser: argparse.ArgumentParser) -> None:
         help="sync: acknowledge a batch once fsynced (default); async: once written",
     )
     g.add_argument(
-        "--batch", type=nonneg_positive_int, default=1024, help="records per group commit"
+        "--batch", type=nonneg_positive_int, default=DEFAULT_BATCH, help="records per group commit"
     )
     g.add_argument(
-        "--checkpoint-every", type=nonneg_int, default=10_000, help="state hash every N records"
+        "--checkpoint-every",
+        type=nonneg_int,
+        default=DEFAULT_CHECKPOINT_EVERY,
+        help="state hash every N records",
     )
     g.add_argument(
-        "--snapshot-every", type=nonneg_int, default=100_000, help="snapshot every N records"
+        "--snapshot-every",
+        type=nonneg_int,
+        default=DEFAULT_SNAPSHOT_EVERY,
+        help="snapshot every N records",
     )
 
 

@@ -4,7 +4,8 @@ Every ``import`` of every module of the project's packages counts, wherever it i
 (module level, inside a function, under ``TYPE_CHECKING``): a cycle hidden in a function
 is still a cycle. The rules, as docs/architecture.md draws them:
 
-- no cycle between modules, and none between the sub-packages of ``exchange``;
+- no cycle between modules, and none between the sub-packages of ``exchange``, which
+  form layers (``EXCHANGE_LAYERS``): each imports only from the layers below it;
 - between packages: ``titan`` <- ``sentinel`` <- ``venue`` <- ``exchange``, and ``oracle``
   imports none of them;
 - ``exchange.cli`` is the top: only ``exchange.__main__`` imports it;
@@ -30,6 +31,17 @@ ALLOWED = {
     "oracle": set(),
     "exchange": {"titan", "sentinel", "venue", "oracle"},
 }
+# The sub-packages (and top modules) of exchange, lowest first: each imports only from
+# lower layers (docs/architecture.md draws the same picture).
+EXCHANGE_LAYERS = (
+    ("errors",),
+    ("runtime", "feeds"),
+    ("flow", "lobster", "audit", "metrics"),
+    ("config",),
+    ("runner",),
+    ("cli",),
+    ("__main__",),
+)
 NAMEDTUPLE_API = {"_replace", "_fields", "_field_defaults", "_asdict", "_make"}
 PUBLIC_UNDERSCORED = {"os._exit"}  # standard library API whose name starts with _
 
@@ -153,6 +165,22 @@ def test_no_cycles_between_the_exchange_subpackages() -> None:
     assert cycles({k: sorted(v) for k, v in packages.items()}) == []
 
 
+def test_exchange_layers_import_only_downward() -> None:
+    layer = {name: i for i, names in enumerate(EXCHANGE_LAYERS) for name in names}
+    parts = {name.split(".")[1] for name in MODULES if name.startswith("exchange.")}
+    assert parts <= set(layer), f"put {sorted(parts - set(layer))} in EXCHANGE_LAYERS"
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in GRAPH.items()
+        if name.startswith("exchange.")
+        for target in targets
+        if target.startswith("exchange.")
+        and target.split(".")[1] != name.split(".")[1]
+        and layer[target.split(".")[1]] >= layer[name.split(".")[1]]
+    )
+    assert wrong == []
+
+
 @pytest.mark.parametrize("package", PACKAGES)
 def test_packages_import_only_inward(package: str) -> None:
     wrong = {
@@ -176,9 +204,17 @@ def test_only_the_entry_point_imports_the_cli() -> None:
 
 
 def private_reads(path: Path) -> list[str]:
-    """``x._name`` where ``x`` is not ``self``/``cls`` (nor a ``super()`` call)."""
+    """``x._name`` where ``x`` is not ``self``/``cls`` (nor a ``super()`` call), and
+    ``from <project module> import _name``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno}: from {node.module} import {a.name}"
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            ]
+            continue
         if not isinstance(node, ast.Attribute):
             continue
         attr = node.attr
@@ -198,3 +234,10 @@ def private_reads(path: Path) -> list[str]:
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_no_module_touches_another_objects_privates(name: str) -> None:
     assert private_reads(MODULES[name]) == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "bench").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_no_benchmark_imports_a_private_name(path: Path) -> None:
+    assert [r for r in private_reads(path) if " import " in r] == []

@@ -181,8 +181,9 @@ def isolated_long_ten(r: Run) -> None:
 
 
 def test_isolated_liquidation_price_matches_the_bracket_vector() -> None:
-    """Binance's worked example: isolated long 1 BTC @ 60,000 with 600 margin liquidates at 59,648.24
-    (bracket 2 after bracket 1's 59,638.55 fell outside it); the short at 60,348.26."""
+    """Binance's worked example: isolated long 1 BTC @ 60,000 with 600 margin liquidates at
+    59,648.24 (bracket 2 after bracket 1's 59,638.55 fell outside it); the short at
+    60,348.26."""
     r = Run()
     r.mark("60000")
     r(Deposit, 1, "USDT", M("1000000"))

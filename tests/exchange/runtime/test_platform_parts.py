@@ -24,8 +24,8 @@ from exchange.cli.run import register as add_run_parser
 from exchange.config.symbols import ConfigError, default_contracts
 from exchange.feeds.prices import RandomWalk, mark_command, price_units, rate_units
 from exchange.flow.traders import DEMO_ACCOUNTS, FlowSettings, Traders
-from exchange.runtime.machines import venue_genesis
 from exchange.runner import resolve
+from exchange.runtime.machines import venue_genesis
 from exchange.runtime.sequencer import Sequencer
 from oracle import Journal
 from sentinel.events import Refused
