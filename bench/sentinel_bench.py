@@ -33,7 +33,7 @@ Building: a first ``MarkPrice`` at 50,000.0, then per account a ``Deposit`` and 
 ones) ``SetMarginType`` and a ``SetLeverage``, all through ``Venue.apply``. The positions
 are NOT traded through Titan (a million trades would take long): each pair's synthetic
 trade goes through the ledger's clearing path directly, as ``Venue._clear`` does for a
-Titan trade -- ``venue.sentinel.fill(...)`` for both sides at the entry price, fee 0,
+Titan trade -- ``venue.ledger.fill(...)`` for both sides at the entry price, fee 0,
 trade id 0 -- and the touched units are then settled as ``Venue._settle`` settles them:
 each dirty unit is evaluated exactly (``Ledger.crossed``, which must be False) and
 ``Ledger.reindex``-ed. ``Venue.check_invariants()`` (O(n): conservation, holders,
@@ -227,7 +227,7 @@ class SizeBench:
         self.n = n
         self.pop = pop
         self.venue = Venue(cs)
-        self.s: Ledger = self.venue.sentinel
+        self.s: Ledger = self.venue.ledger
         self.asset = self.s.contracts[SYMBOL].quote
         self.seq = 0
         self.mark = START_MARK

@@ -458,7 +458,7 @@ class Platform:
             print(line, file=self.out, flush=True)
 
     def status_line(self, seq: Sequencer, venue: Venue, orders_per_s: float) -> str:
-        s = venue.sentinel
+        s = venue.ledger
         accounts = len({a for a, _ in s.wallets})
         positions = sum(len(h) for h in s.holders.values())
         collateral = sum(w.balance for (a, _), w in s.wallets.items() if a != 0)

@@ -82,16 +82,14 @@ _COMMANDS = frozenset(
 class _Output(Emitter):
     """One command's output: ``events``, Titan's and Sentinel's in the order they
     happened, all stamped with the command's ``seq`` and ``ts``. The ledger reports into
-    it as an :class:`~sentinel.events.Emitter`; the venue adds Titan's events."""
+    it as an :class:`~sentinel.events.Emitter`; the venue adds Titan's events. A venue
+    keeps one and re-arms it (fresh list, seq, ts) at the start of every command."""
 
     __slots__ = ("events",)
 
-    def __init__(self, seq: int, ts: int) -> None:
-        events: list[Event] = []
-        self.events = events
-        self.append = events.append  # what Emitter.__init__ does, without the call
-        self.seq = seq
-        self.ts = ts
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        super().__init__(self.events, 0, 0)
 
 
 class Venue:
@@ -107,8 +105,9 @@ class Venue:
         self, contracts: Iterable[Contract], *, titan_probe: TitanProbe | None = None
     ) -> None:
         contracts = list(contracts)
-        self.sentinel = Ledger(contracts)
+        self.ledger = Ledger(contracts)
         self.titan_probe: TitanProbe | None = titan_probe
+        self._out = _Output()
         self.attach_titan(Engine(c.spec for c in contracts))
 
     # -- public interface ---------------------------------------------------------
@@ -125,7 +124,12 @@ class Venue:
         anything that is not a venue command)."""
         if type(command) not in _COMMANDS:
             raise TypeError(f"not a venue command: {type(command).__name__}")
-        out = _Output(command.seq, command.ts)
+        out = self._out  # re-armed for this command (apply is not re-entrant): cheaper
+        events: list[Event] = []  # than a new _Output per command, a fresh list each time
+        out.events = events
+        out.append = events.append
+        out.seq = command.seq
+        out.ts = command.ts
         if type(command) is NewOrder:
             self._new_order(command, out)
         elif type(command) is MarkPrice:
@@ -142,7 +146,7 @@ class Venue:
             self._set_leverage(command, out)
         elif type(command) is SetMarginType:
             self._set_margin_type(command, out)
-        return out.events
+        return events
 
     def state_hash(self) -> str:
         """SHA-256 (hex) of the canonical encoding of Titan's and Sentinel's state."""
@@ -150,7 +154,7 @@ class Venue:
 
     def export_state(self) -> dict[str, Any]:
         """Plain-data state of both engines (see :mod:`venue.state`)."""
-        return export_venue_state(self.titan, self.sentinel)
+        return export_venue_state(self.titan, self.ledger)
 
     @classmethod
     def restore(cls, state: dict[str, Any], *, titan_probe: TitanProbe | None = None) -> Venue:
@@ -162,13 +166,13 @@ class Venue:
         if problems:
             raise ValueError(f"restored state breaks an invariant: {problems[0]}")
         venue = cls(ledger.contracts.values(), titan_probe=titan_probe)
-        venue.sentinel = ledger
+        venue.ledger = ledger
         venue.attach_titan(engine)
         return venue
 
     def check_invariants(self) -> list[str]:
         """Every violated invariant (see :mod:`venue.invariants`), empty when sound."""
-        return check_venue(self.titan, self.sentinel)
+        return check_venue(self.titan, self.ledger)
 
     # -- Titan commands ------------------------------------------------------------
 
@@ -191,7 +195,7 @@ class Venue:
         )
 
     def _new_order(self, cmd: NewOrder, out: _Output) -> None:
-        reason = check_new(self.sentinel, self.titan, cmd)
+        reason = check_new(self.ledger, self.titan, cmd)
         if reason is not None:
             self._refuse(cmd, reason, out)
             return
@@ -206,7 +210,7 @@ class Venue:
         self._run(cmd, out)
 
     def _amend(self, cmd: Amend, out: _Output) -> None:
-        reason = check_identity(cmd.account, cmd.order_id) or check_amend(self.sentinel, cmd)
+        reason = check_identity(cmd.account, cmd.order_id) or check_amend(self.ledger, cmd)
         if reason is not None:
             self._refuse(cmd, reason, out)
             return
@@ -224,7 +228,7 @@ class Venue:
         Titan's events. ``reduce_only``: the order it places is reduce-only.
         ``liquidated``: the command is that position's liquidation order, whose trades
         settle as liquidation fills."""
-        s = self.sentinel
+        s = self.ledger
         probe = self.titan_probe
         titan_events = self.titan.apply(cmd) if probe is None else probe(self.titan.apply, cmd)
         events = out.events
@@ -259,7 +263,7 @@ class Venue:
 
         Sentinel's position is the one before the running Titan command (its trades are
         cleared when it returns), so this command's trades so far are added to it."""
-        p = self.sentinel.position(account, symbol)
+        p = self.ledger.position(account, symbol)
         size = p.size if p is not None else 0
         for e in events:
             if type(e) is Trade and e.symbol == symbol:
@@ -273,7 +277,7 @@ class Venue:
     def _clear(self, t: Trade, out: _Output, liquidated: Position | None) -> None:
         """A trade changes both positions; Sentinel's own orders pay no fee; the fills of
         the ``liquidated`` position (in the trade's symbol) are liquidation fills."""
-        s = self.sentinel
+        s = self.ledger
         c = s.contracts[t.symbol]
         s.order_reduced(t.maker_order_id, t.qty)
         s.order_reduced(t.taker_order_id, t.qty)
@@ -304,7 +308,7 @@ class Venue:
         pop (a false alarm is evaluated and only re-indexed), so a venue restored from a
         snapshot, whose index is rebuilt fresh, emits exactly the same events.
         """
-        s = self.sentinel
+        s = self.ledger
         queue: list[UnitKey] = []
         queued: set[UnitKey] = set()  # membership only, never iterated
         changed = True  # new dirty units may exist (at the start, after a liquidation)
@@ -332,7 +336,7 @@ class Venue:
 
     def _trim_reduce_only(self, account: int, symbol: str, out: _Output) -> None:
         """Cancel reduce-only orders (newest first) that no longer fit the position."""
-        s = self.sentinel
+        s = self.ledger
         w = s.wallets.get((account, s.contracts[symbol].quote))
         ex = w.exposed(symbol) if w is not None else None
         if ex is None or not (ex.ro_buy or ex.ro_sell):
@@ -367,7 +371,7 @@ class Venue:
         sent stays with the position, for the takeover). Stops at the first piece the
         book does not fill completely. ``liquidated``: the position the orders close
         under liquidation (None for the fund's orders)."""
-        s = self.sentinel
+        s = self.ledger
         spec = s.contracts[symbol].spec
         tick = spec.tick
         ref = self.titan.mark_price(symbol) or self.titan.last_price(symbol)
@@ -400,7 +404,7 @@ class Venue:
 
     def _liquidate(self, key: UnitKey, out: _Output) -> None:
         """Liquidate a crossed unit (see the module docstring)."""
-        s = self.sentinel
+        s = self.ledger
         account, asset, symbol = key
         seq, ts = out.seq, out.ts
         balance, mm_scaled = s.unit_state(key)
@@ -464,7 +468,7 @@ class Venue:
 
     def _unwind_fund(self, symbol: str, out: _Output) -> None:
         """The fund offers its position in ``symbol`` to the book at the mark."""
-        s = self.sentinel
+        s = self.ledger
         p = s.position(FUND, symbol)
         if p is None or not p.size:
             return
@@ -480,7 +484,7 @@ class Venue:
     # -- Sentinel commands -------------------------------------------------------------
 
     def _mark_price(self, cmd: MarkPrice, out: _Output) -> None:
-        s = self.sentinel
+        s = self.ledger
         symbol, price, rate = cmd.symbol, cmd.price, cmd.funding_rate
         if type(symbol) is not str or symbol not in s.contracts:
             return self._refuse(cmd, Refusal.UNKNOWN_SYMBOL, out)
@@ -510,14 +514,14 @@ class Venue:
         reason = self._account_reason(cmd.account)
         if reason is not None:
             return reason
-        if type(cmd.asset) is not str or cmd.asset not in self.sentinel.assets:
+        if type(cmd.asset) is not str or cmd.asset not in self.ledger.assets:
             return Refusal.UNKNOWN_ASSET
         if type(cmd.amount) is not int or not 0 < cmd.amount <= MAX_VALUE:
             return Refusal.INVALID_AMOUNT
         return None
 
     def _deposit(self, cmd: Deposit, out: _Output) -> None:
-        s = self.sentinel
+        s = self.ledger
         reason = self._money_reason(cmd)
         w = s.wallets.get((cmd.account, cmd.asset)) if reason is None else None
         if reason is None and (
@@ -531,7 +535,7 @@ class Venue:
         self._settle(out)
 
     def _withdraw(self, cmd: Withdraw, out: _Output) -> None:
-        s = self.sentinel
+        s = self.ledger
         reason = self._money_reason(cmd)
         w = s.wallets.get((cmd.account, cmd.asset)) if reason is None else None
         if reason is None:
@@ -547,7 +551,7 @@ class Venue:
     def _symbol_reason(self, cmd: SetLeverage | SetMarginType) -> Refusal | None:
         reason = self._account_reason(cmd.account)
         if reason is None and (
-            type(cmd.symbol) is not str or cmd.symbol not in self.sentinel.contracts
+            type(cmd.symbol) is not str or cmd.symbol not in self.ledger.contracts
         ):
             reason = Refusal.UNKNOWN_SYMBOL
         return reason
@@ -557,7 +561,7 @@ class Venue:
         notional must be allowed at the new leverage; an isolated position's leverage is
         fixed while it is open; a cross account must keep a non-negative available
         balance when the leverage goes down."""
-        s = self.sentinel
+        s = self.ledger
         reason = self._symbol_reason(cmd)
         lev = cmd.leverage
         if reason is None:
@@ -589,7 +593,7 @@ class Venue:
         out.append(LeverageSet(cmd.seq, cmd.ts, cmd.account, cmd.symbol, lev))
 
     def _set_margin_type(self, cmd: SetMarginType, out: _Output) -> None:
-        s = self.sentinel
+        s = self.ledger
         reason = self._symbol_reason(cmd)
         if reason is None and type(cmd.isolated) is not bool:
             reason = Refusal.INVALID_MARGIN_TYPE

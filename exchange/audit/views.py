@@ -86,7 +86,7 @@ def state_view(machine: Machine) -> dict[str, Any]:
     """
     if isinstance(machine, VenueMachine):
         engine = machine.venue.titan
-        s = machine.venue.sentinel
+        s = machine.venue.ledger
         positions = []
         for symbol, contract in s.contracts.items():
             spec = contract.spec

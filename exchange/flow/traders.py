@@ -136,7 +136,7 @@ class Traders:
                     self.orders[view.order_id] = _Order(
                         account, symbol, view.side, view.price, view.qty
                     )
-                pos = venue.sentinel.position(account, symbol)
+                pos = venue.ledger.position(account, symbol)
                 if pos is not None and pos.size:
                     self.positions[(account, symbol)] = pos.size
         quotes = sorted({c.quote for c in self.contracts.values()})
@@ -146,7 +146,7 @@ class Traders:
             targets += [(a, s.demo_deposit) for a in self.demo_accounts]
         for account, amount in targets:
             for asset in quotes:
-                have = venue.sentinel.wallets.get((account, asset))
+                have = venue.ledger.wallets.get((account, asset))
                 balance = have.balance if have is not None else 0
                 if balance * 2 < amount * MONEY_ONE:
                     out.append(Deposit(0, 0, account, asset, amount * MONEY_ONE - balance))

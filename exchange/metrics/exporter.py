@@ -113,7 +113,7 @@ def read_engines(venue: Venue, warning: float) -> EngineReading:
                 open_qty += level.qty
             r.resting_orders[(symbol, side.value)] = orders
             r.resting_qty[(symbol, side.value)] = open_qty / qty
-    s = venue.sentinel
+    s = venue.ledger
     owners = {account for account, _ in s.wallets if account != FUND}
     r.accounts = len(owners)
     holding: set[int] = set()

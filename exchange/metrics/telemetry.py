@@ -126,7 +126,7 @@ class Telemetry:
                 self.marks[symbol] = mark
                 self._anchor(symbol, mark)
         for asset in self.assets:
-            self.fund[asset] = venue.sentinel.fund_balance(asset)
+            self.fund[asset] = venue.ledger.fund_balance(asset)
 
     def replay_progress(self, started: float) -> Callable[[int], None]:
         """A ``rebuild`` progress callback (called with the seq just replayed) that keeps

@@ -142,7 +142,7 @@ class VenueFactory:
     def restore(self, genesis: bytes, blob: bytes) -> Machine:
         contracts = parse_contracts(genesis)
         venue = Venue.restore(decode_venue_state(blob))
-        if list(venue.sentinel.contracts.values()) != contracts:
+        if list(venue.ledger.contracts.values()) != contracts:
             raise ValueError("the snapshot's contracts differ from the journal's genesis")
         return VenueMachine(venue)
 

@@ -8,7 +8,7 @@ against.
 
 The brute force is independent of Sentinel's code: it reads the plain exported state
 (``export_state()``: wallets, positions, contracts) and applies only the published
-formulas (DESIGN.md section 7): maintenance = notional x mmr - cum from the bracket table
+formulas (docs/sentinel.md, Margin): maintenance = notional x mmr - cum from the bracket table
 (cum derived here from the raw rows), margin balance = wallet (or isolated margin) +
 unrealized PnL, and a unit is crossed when maintenance >= margin balance, compared
 exactly (both sides times RATE_ONE, no rounding).
@@ -188,7 +188,7 @@ class Harness:
         return h
 
     def marks(self) -> dict[str, int]:
-        return dict(self.venue.sentinel.marks)
+        return dict(self.venue.ledger.marks)
 
 
 def started_units(events: list) -> list[UnitKey]:

@@ -88,14 +88,14 @@ class Run:
         return self(MarkPrice, "BTCUSDT", P(price), rate)
 
     def balance(self, account: int) -> int:
-        return self.venue.sentinel.wallets[(account, "USDT")].balance
+        return self.venue.ledger.wallets[(account, "USDT")].balance
 
     def position(self, account: int) -> tuple[int, int, int]:
-        p = self.venue.sentinel.position(account, "BTCUSDT")
+        p = self.venue.ledger.position(account, "BTCUSDT")
         return (0, 0, 0) if p is None else (p.size, p.cost, p.margin)
 
     def fund(self) -> int:
-        return self.venue.sentinel.fund_balance("USDT")
+        return self.venue.ledger.fund_balance("USDT")
 
 
 def of(events: list[Any], kind: type) -> list[Any]:
@@ -133,7 +133,7 @@ def test_fees_and_flip_from_long_to_short() -> None:
     assert maker.realized_pnl == -M("1000") and maker.size == Q("2") and maker.fee == M("30.6")
     assert r.balance(2) == M("100000") - M("25") + M("1000") - M("76.5")
     assert r.balance(1) == M("100000") - M("10") - M("1000") - M("30.6")
-    assert r.venue.sentinel.fees["USDT"] == M("142.1")
+    assert r.venue.ledger.fees["USDT"] == M("142.1")
     kinds = [(e.reason, e.amount) for e in of(ev, BalanceChanged) if e.account == 2]
     assert [str(k) for k, _ in kinds] == ["REALIZED_PNL", "FEE"]
 
@@ -195,7 +195,7 @@ def test_isolated_liquidation_price_matches_the_bracket_vector() -> None:
     r(SetLeverage, 3, "BTCUSDT", 100)
     r.order(1, 50, "BUY", "1", "60000")
     r.order(3, 51, "SELL", "1", type=OrderType.MARKET)
-    entries = {key[0]: (long, t) for long, t, key in r.venue.sentinel.index_entries("BTCUSDT")}
+    entries = {key[0]: (long, t) for long, t, key in r.venue.ledger.index_entries("BTCUSDT")}
     assert entries[2] == (True, P("59648.2"))  # floor(59,648.2412 / 0.1)
     assert entries[3] == (False, P("60348.3"))  # ceil(60,348.2587 / 0.1)
     assert not of(r.mark("59648.3"), LiquidationStarted)

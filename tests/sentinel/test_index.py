@@ -101,7 +101,7 @@ def seed_fund(h: Harness) -> None:
     events = h(MarkPrice, "BTCUSDT", BTC.price_units("45000"))
     assert started_units(events) == [(SEEDER, "USDT", "BTCUSDT")]
     h(MarkPrice, "BTCUSDT", MID["BTCUSDT"])
-    assert h.venue.sentinel.fund_balance("USDT") > money("2000000")
+    assert h.venue.ledger.fund_balance("USDT") > money("2000000")
     assert not h.venue.titan.open_orders(MM)
 
 
@@ -155,7 +155,7 @@ def open_accounts(h: Harness, specs: list) -> None:
 
 def pick_mark(h: Harness, state: dict, symbol: str, kind: str, r: int, delta: int) -> int:
     """The next mark of ``symbol`` for a tick of the given kind (see ``ticks``)."""
-    m = h.venue.sentinel.marks[symbol]
+    m = h.venue.ledger.marks[symbol]
     if kind in ("small", "medium", "jump"):
         bps = {"small": 50, "medium": 300, "jump": 3_000}[kind]
         width = m * bps // 10_000
@@ -173,7 +173,7 @@ def pick_mark(h: Harness, state: dict, symbol: str, kind: str, r: int, delta: in
             target = boundary_mark(state, key, symbol, size > 0)
         new = m if target is None else target + delta
     else:  # "band": at (or one unit off) a live index entry
-        entries = sorted(h.venue.sentinel.index_entries(symbol))
+        entries = sorted(h.venue.ledger.index_entries(symbol))
         new = m if not entries else entries[r % len(entries)][1] + delta
     return min(max(new, MID[symbol] // 4), MID[symbol] * 4)
 
@@ -366,7 +366,7 @@ def two_symbol_account(wallet: str, eth_long: bool) -> Harness:
 
 def entries(h: Harness, key: UnitKey) -> dict[str, list[tuple[bool, int]]]:
     return {
-        sym: sorted((long, t) for long, t, k in h.venue.sentinel.index_entries(sym) if k == key)
+        sym: sorted((long, t) for long, t, k in h.venue.ledger.index_entries(sym) if k == key)
         for sym in SYMBOLS
     }
 

@@ -186,7 +186,7 @@ def test_restored_index_bands_do_not_change_the_events() -> None:
     tick = BTC.price_units("47000")
 
     def band(v: Venue) -> int:
-        ((_, t),) = [(lg, t) for lg, t, k in v.sentinel.index_entries("BTCUSDT") if k == key]
+        ((_, t),) = [(lg, t) for lg, t, k in v.ledger.index_entries("BTCUSDT") if k == key]
         return t
 
     assert band(h.venue) < tick <= band(restored.venue), "the premise: the bands differ"

@@ -425,7 +425,7 @@ class Ledger:
 
     def check(self, venue: Venue) -> None:
         """The ledger equals the venue's wallets, fund and positions."""
-        s = venue.sentinel
+        s = venue.ledger
         for (account, asset), w in s.wallets.items():
             want = self.fund[asset] if account == FUND else self.wallets.get((account, asset), 0)
             assert w.balance == want, f"wallet {account}/{asset}: {w.balance}, events say {want}"
@@ -573,7 +573,7 @@ class SentinelMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def withdraw(self, data: st.DataObject) -> None:
         account = self.account(data)
-        s = self.venue.sentinel
+        s = self.venue.ledger
         w = s.wallets.get((account, "USDT")) if type(account) is int else None
         choices = [money("100"), 0, MAX_VALUE]
         if w is not None:
@@ -634,7 +634,7 @@ class SentinelMachine(RuleBasedStateMachine):
         account = data.draw(st.sampled_from(ACCOUNTS), label="account")
         symbol = data.draw(st.sampled_from(SYMBOLS), label="symbol")
         self.submit(CancelAll, symbol, account)
-        if self.venue.sentinel.position(account, symbol) is None:
+        if self.venue.ledger.position(account, symbol) is None:
             self.submit(SetMarginType, account, symbol, True)
             lev = data.draw(st.sampled_from([2, 5, 10, 20, 50]), label="lev")
             self.submit(SetLeverage, account, symbol, lev)
@@ -656,7 +656,7 @@ class SentinelMachine(RuleBasedStateMachine):
         """A reduce-only limit order against an open position, at most its size."""
         held = sorted(
             (a, sym, p.size)
-            for sym, holders in self.venue.sentinel.holders.items()
+            for sym, holders in self.venue.ledger.holders.items()
             for a, p in holders.items()
             if a != FUND
         )
@@ -756,7 +756,7 @@ class SentinelMachine(RuleBasedStateMachine):
                 edge = boundary_mark(state, key, grid, size > 0)
                 price = m if edge is None else edge + delta
         elif kind == "band":
-            entries = sorted(self.venue.sentinel.index_entries(grid))
+            entries = sorted(self.venue.ledger.index_entries(grid))
             if entries:
                 price = data.draw(st.sampled_from(entries), label="entry")[1] + delta
         else:
@@ -832,8 +832,8 @@ class SentinelMachine(RuleBasedStateMachine):
     def marks_agree(self) -> None:
         """Titan's mark (which releases MARK_PRICE stops) is Sentinel's (which values)."""
         for sym in SYMBOLS:
-            assert self.venue.titan.mark_price(sym) == self.venue.sentinel.marks[sym]
-            assert self.venue.sentinel.marks[sym] == self.ledger.marks[sym]
+            assert self.venue.titan.mark_price(sym) == self.venue.ledger.marks[sym]
+            assert self.venue.ledger.marks[sym] == self.ledger.marks[sym]
 
     @invariant()
     def brute_force_finds_no_crossed_unit(self) -> None:
@@ -845,7 +845,7 @@ class SentinelMachine(RuleBasedStateMachine):
         """A user wallet below zero must back cross positions (a cross loss realized
         while the other positions' profit covers it); with none left nothing would ever
         collect the debt, and any isolated position it paid for is funded by it."""
-        s = self.venue.sentinel
+        s = self.venue.ledger
         for (account, asset), w in sorted(s.wallets.items()):
             if account == FUND or w.balance >= 0:
                 continue
@@ -894,7 +894,7 @@ def test_reduce_only_order_never_opens_a_position() -> None:
     h.order("BTCUSDT", 7, Side.SELL, one, MID["BTCUSDT"])
     h.order("BTCUSDT", 7, Side.SELL, one, MID["BTCUSDT"] + 10, reduce_only=True)
     h.order("BTCUSDT", 1, Side.BUY, 2 * one, MID["BTCUSDT"] + 10)
-    p = h.venue.sentinel.position(7, "BTCUSDT")
+    p = h.venue.ledger.position(7, "BTCUSDT")
     assert p is None or p.size >= 0, f"the reduce-only order opened a short of {p.size}"
 
 
@@ -920,7 +920,7 @@ def test_partial_close_keeps_an_isolated_position_as_healthy() -> None:
         "BTCUSDT", 7, Side.SELL, BTC.qty_units("1"), BTC.price_units("30000"), reduce_only=True
     )
     assert not [e for e in events if type(e) is LiquidationStarted], "the rest was liquidated"
-    p = h.venue.sentinel.position(7, "BTCUSDT")
+    p = h.venue.ledger.position(7, "BTCUSDT")
     assert p is not None and p.size == BTC.qty_units("1") and p.margin >= money("25000")
 
 
@@ -935,7 +935,7 @@ def test_an_isolated_fill_does_not_leave_the_wallet_in_debt() -> None:
     h(Deposit, 7, "USDT", money("2500"))
     h(SetMarginType, 7, "BTCUSDT", True)
     h.trade("BTCUSDT", 7, True, BTC.qty_units("1"), MID["BTCUSDT"])
-    w = h.venue.sentinel.wallets[(7, "USDT")]
+    w = h.venue.ledger.wallets[(7, "USDT")]
     assert w.balance >= 0, f"wallet {w.balance} after an isolated fill"
 
 
@@ -953,5 +953,5 @@ def test_cross_liquidation_leaves_no_order_on_the_emptied_wallet() -> None:
     assert (8, "USDT", "") in [(e.account, e.asset, e.symbol) for e in events
                                if type(e) is LiquidationStarted]  # fmt: skip
     h.order("ETHUSDT", 1, Side.SELL, ETH.qty_units("5"), MID["ETHUSDT"] - 100)
-    assert h.venue.sentinel.wallets[(8, "USDT")].balance >= 0
-    assert h.venue.sentinel.position(8, "ETHUSDT") is None
+    assert h.venue.ledger.wallets[(8, "USDT")].balance >= 0
+    assert h.venue.ledger.position(8, "ETHUSDT") is None

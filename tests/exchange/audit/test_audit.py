@@ -131,7 +131,7 @@ def json_lines(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str,
 
 
 def expected_state(venue: Venue) -> dict[str, Any]:
-    s = venue.sentinel
+    s = venue.ledger
     positions = {}
     for symbol, c in s.contracts.items():
         for account, p in s.holders[symbol].items():
@@ -225,9 +225,9 @@ def test_the_stream_liquidates_and_the_fund_holds_positions(run: Run) -> None:
     """The journal exercises what replay must show (else the comparisons prove little)."""
     assert liquidations_in(run.events) > 20
     venue = fresh(run.commands)
-    assert any(FUND in h for h in venue.sentinel.holders.values())
-    assert any(p.isolated for h in venue.sentinel.holders.values() for p in h.values())
-    assert venue.sentinel.fund_balance("USDT") != 0
+    assert any(FUND in h for h in venue.ledger.holders.values())
+    assert any(p.isolated for h in venue.ledger.holders.values() for p in h.values())
+    assert venue.ledger.fund_balance("USDT") != 0
 
 
 def test_replay_at_a_time(run: Run, capsys: pytest.CaptureFixture[str]) -> None:
@@ -269,9 +269,9 @@ def test_replay_text_shows_the_state(run: Run, capsys: pytest.CaptureFixture[str
     assert f"state after seq 2345 of {N}" in out
     assert f"state hash {venue.state_hash()}" in out
     assert f"{liquidations_in(run.events[:2345])} liquidations" in out
-    fund = money_decimal(venue.sentinel.fund_balance("USDT"))
+    fund = money_decimal(venue.ledger.fund_balance("USDT"))
     assert f"insurance fund: {fund:f} USDT" in out
-    for (account, _), w in venue.sentinel.wallets.items():
+    for (account, _), w in venue.ledger.wallets.items():
         if account != FUND and w.balance:
             assert f"{money_decimal(w.balance):f}" in out
 

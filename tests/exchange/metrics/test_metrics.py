@@ -248,7 +248,7 @@ def test_liquidations_and_fund_match_the_journal(flow: Run) -> None:
     total = sum(flow.value("sentinel_liquidations_total", symbol=s.symbol) or 0 for s in SPECS)
     assert total >= len(finished)
     assert flow.value("sentinel_insurance_fund", asset="USDT") == (
-        flow.venue.sentinel.fund_balance("USDT") / MONEY_ONE
+        flow.venue.ledger.fund_balance("USDT") / MONEY_ONE
     )
 
 
@@ -261,7 +261,7 @@ def test_liquidation_loss_is_the_isolated_margin_lost() -> None:
 
     def before() -> None:
         seen.append(run.value("sentinel_liquidation_loss_count", asset="USDT"))
-        seen.append(run.venue.sentinel.position(2, "BTCUSDT").margin)  # type: ignore[union-attr]
+        seen.append(run.venue.ledger.position(2, "BTCUSDT").margin)  # type: ignore[union-attr]
 
     run.execute(
         [
@@ -296,7 +296,7 @@ def test_liquidation_loss_is_the_isolated_margin_lost() -> None:
 
 def _unit_wallets(venue: Venue) -> tuple[dict[Any, int], dict[Any, int]]:
     """(cross wallets by (account, asset), isolated margins by (account, symbol))."""
-    s = venue.sentinel
+    s = venue.ledger
     wallets = {key: w.balance for key, w in s.wallets.items()}
     isolated = {
         (account, symbol): p.margin
@@ -429,7 +429,7 @@ def test_engine_reading_matches_the_book_and_ledger(flow: Run) -> None:
             assert spec.symbol not in reading.spread
             continue
         assert reading.spread[spec.symbol] == (ask.price - bid.price) / 10**spec.price_decimals
-    s = flow.venue.sentinel
+    s = flow.venue.ledger
     assert reading.accounts == len({a for a, _ in s.wallets if a != 0})
     units = [k for k in s.units() if s.unit_positions(k)]
     assert sum(reading.ratio_counts) == len(units) > 0

@@ -249,11 +249,11 @@ def test_traders_view_from_durable_records_equals_the_venue() -> None:
     levels = traders.settings.levels
     assert theirs == mine and len(mine) >= levels * 2 * len(traders.makers) * len(SPECS)
     for (account, symbol), size in traders.positions.items():
-        pos = venue.sentinel.position(account, symbol)
+        pos = venue.ledger.position(account, symbol)
         assert size == (pos.size if pos is not None else 0), (account, symbol)
     # the demo longs were opened through real trades, at about the start price
     for account in DEMO_ACCOUNTS:
-        pos = venue.sentinel.position(account, "BTCUSDT")
+        pos = venue.ledger.position(account, "BTCUSDT")
         assert pos is not None and pos.size == 500 and pos.isolated
     # every input belongs to an account; makers are never refused, rejects are rare
     refusals: Counter[tuple[str, int]] = Counter()
