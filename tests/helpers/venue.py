@@ -16,42 +16,20 @@ exactly (both sides times RATE_ONE, no rounding).
 
 from __future__ import annotations
 
+from exchange.flow.venue_stream import BTC, ETH, MID, MM, SPECS, SYMBOLS, T0, make_contracts
 from sentinel.commands import Deposit, MarkPrice, SetLeverage
-from sentinel.contracts import Contract, contract_from_terms
 from sentinel.events import LiquidationStarted
 from sentinel.ledger import FUND
 from sentinel.units import RATE_ONE, money
 from titan.commands import CancelAll, NewOrder
 from titan.enums import Side
-from titan.symbols import SymbolSpec
 from venue.venue import Venue
+
+# the stream's market, re-exported for the tests that drive the venue by hand
+__all__ = ["BTC", "ETH", "MID", "MM", "SPECS", "SYMBOLS", "T0", "Harness", "make_contracts"]
 
 UnitKey = tuple[int, str, str]
 Health = dict[UnitKey, tuple[int, int]]
-
-BTC = SymbolSpec.from_decimals("BTCUSDT", "0.10", "0.001", "5", "1000", "5")
-ETH = SymbolSpec.from_decimals("ETHUSDT", "0.01", "0.001", "5", "10000", "5")
-# A smaller table than BTC's, so positions of a few thousand USDT already change bracket.
-ETH_BRACKETS = [
-    {"cap": "10000", "mmr": "0.005", "max_leverage": 100},
-    {"cap": "100000", "mmr": "0.01", "max_leverage": 50},
-    {"cap": "500000", "mmr": "0.025", "max_leverage": 20},
-    {"cap": "2000000", "mmr": "0.05", "max_leverage": 10},
-    {"cap": "10000000", "mmr": "0.1", "max_leverage": 5},
-]
-SPECS = {"BTCUSDT": BTC, "ETHUSDT": ETH}
-SYMBOLS = tuple(SPECS)
-MID = {"BTCUSDT": BTC.price_units("50000"), "ETHUSDT": ETH.price_units("3000")}
-MM = 1  # the market maker every position is opened against
-EIGHT_HOURS = 8 * 3600 * 1000
-T0 = 213_000 * EIGHT_HOURS + 1  # just after a funding time: no funding during a scenario
-
-
-def make_contracts() -> list[Contract]:
-    return [
-        contract_from_terms(BTC, {"default_leverage": 20}, "BTCUSDT"),
-        contract_from_terms(ETH, {"default_leverage": 20, "brackets": ETH_BRACKETS}, "ETHUSDT"),
-    ]
 
 
 # -- the brute force ------------------------------------------------------------------
