@@ -48,7 +48,6 @@ class Recorder:
         self.journal = journal
         self.machine = machine
         self._pending: list[Record] = []
-        self.snapshots = 0
 
     def add(self, seq: int, ts: int, input: Any, events: Any) -> None:
         """Queue the record of an input the machine has just executed."""
@@ -64,7 +63,6 @@ class Recorder:
             self._pending.append(Record(seq, ts, input, events, state_hash))
             self.flush()
             self.journal.save_snapshot(seq, state_hash, blob)
-            self.snapshots += 1
             return
         if len(self._pending) >= self.policy.batch:
             self.flush()

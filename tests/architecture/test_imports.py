@@ -241,3 +241,21 @@ def test_no_module_touches_another_objects_privates(name: str) -> None:
 )
 def test_no_benchmark_imports_a_private_name(path: Path) -> None:
     assert [r for r in private_reads(path) if " import " in r] == []
+
+
+TEST_MODULES = sorted((ROOT / "tests").rglob("test_*.py"))
+
+
+@pytest.mark.parametrize("path", TEST_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_test_module_imports_another(path: Path) -> None:
+    """Shared test code lives in tests/helpers; a test module is never imported."""
+    stems = {p.stem for p in TEST_MODULES}
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        found += [n for n in names if n.split(".")[0] in stems or n.startswith("tests.")]
+    assert found == []
