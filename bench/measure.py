@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-#: the real recordings: $EXCHANGE_DATA_DIR, or ../shared/data beside the checkout
-DATA_DIR = Path(
-    os.environ.get("EXCHANGE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
+from exchange.data import data_dir
+
+#: the real recordings (exchange/data.py says where)
+DATA_DIR = data_dir()
 
 
 def percentile(sorted_values: Sequence[int], p: float) -> int:

@@ -258,10 +258,9 @@ class SizeBench:
         em = Emitter([], seq, ts)
         s.fill(em, account, SYMBOL, dq, price, fee_rate=0, trade_id=0)
         s.fill(em, counterparty, SYMBOL, -dq, price, fee_rate=0, trade_id=0)
-        s.touched.clear()  # no open orders: nothing reduce-only to trim
-        dirty = sorted(s.dirty)
-        s.dirty.clear()
-        for key in dirty:
+        s.take_touched()  # no open orders: nothing reduce-only to trim
+        for key in sorted(s.dirty):
+            s.clean(key)
             if s.crossed(key):
                 raise RuntimeError(f"unit {key} is crossed right after opening")
             s.reindex(key)

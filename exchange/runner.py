@@ -31,7 +31,7 @@ import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from exchange.config.settings import Settings, environment_overrides, finish, load_settings
 from exchange.config.symbols import ConfigError
@@ -49,6 +49,9 @@ from oracle.replay import rebuild
 from sentinel.events import LiquidationFinished, LiquidationStarted
 from sentinel.units import MONEY_ONE
 from venue.venue import Venue
+
+if TYPE_CHECKING:  # imported when the endpoint starts: no prometheus_client without it
+    from exchange.metrics.exporter import MetricsServer
 
 log = logging.getLogger("exchange")
 FLOW_TURN = 1_024  # most inputs the generator makes per turn of the loop
@@ -306,7 +309,7 @@ class Platform:
         print(f"\nstopping ({reason}): draining the intake ...", file=self.out, flush=True)
         self._stop.set()
 
-    def _start_metrics(self) -> Any:
+    def _start_metrics(self) -> MetricsServer | None:
         if self.telemetry is None:
             return None
         from exchange.metrics.exporter import MetricsServer
@@ -415,8 +418,7 @@ class Platform:
         out = self.out
         for rec in batch:
             for ev in rec.events:
-                et = type(ev)
-                if et is LiquidationStarted:
+                if type(ev) is LiquidationStarted:
                     self.liquidations += 1
                     what = ev.symbol or f"cross {ev.asset}"
                     print(
@@ -425,7 +427,7 @@ class Platform:
                         f"{_money(ev.balance)}",
                         file=out,
                     )
-                elif et is LiquidationFinished:
+                elif type(ev) is LiquidationFinished:
                     lspec = self.specs.get(ev.symbol)
                     if lspec is not None:
                         print(

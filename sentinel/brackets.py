@@ -180,8 +180,3 @@ BTCUSDT_BRACKETS: tuple[dict[str, Any], ...] = (
     {"cap": "300000000", "mmr": "0.25", "max_leverage": 2},
     {"cap": "500000000", "mmr": "0.5", "max_leverage": 1},
 )
-
-
-def btcusdt_table() -> BracketTable:
-    """The default table (BTCUSDT, 2023-11)."""
-    return BracketTable.from_decimals(BTCUSDT_BRACKETS, "BTCUSDT brackets")

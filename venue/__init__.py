@@ -2,7 +2,7 @@
 
 Imports point one way: ``titan`` <- ``sentinel`` <- ``venue`` <- ``exchange``. Inside
 the package, :mod:`venue.venue` (the :class:`~venue.venue.Venue`) uses
-:mod:`venue.invariants`, which uses :mod:`venue.state`; :mod:`venue.wire` and those
-modules use :mod:`venue.types` (the command and event unions); none imports
+:mod:`venue.invariants`, which uses :mod:`venue.state`; :mod:`venue.venue` and
+:mod:`venue.wire` use :mod:`venue.types` (the command and event unions); none imports
 :mod:`venue.venue` back.
 """

@@ -11,7 +11,7 @@ Rules
   prints after the flag (``exchange: error: argument --limit: '0' must be positive``).
 - The two positive-int types differ only in what a negative value is told:
   :func:`positive_int` says ``must be positive`` for every value below 1,
-  :func:`nonneg_positive_int` says ``must not be negative`` for a negative value, as
+  :func:`positive_int` says ``must not be negative`` for a negative value, as
   :func:`nonneg_int` does, and ``must be positive`` for 0. The messages are part of the
   CLI, so each flag keeps the one it has always had.
 - Nothing here prints; errors are raised (``UserError``: exit status 2).
@@ -44,14 +44,6 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1; ``must be positive`` for any other (``simulate``, ``lobster``)."""
-    value = _integer(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
 def nonneg_int(text: str) -> int:
     """An integer >= 0 (a seq where 0 is the genesis state, a count where 0 is off)."""
     value = _integer(text)
@@ -60,9 +52,8 @@ def nonneg_int(text: str) -> int:
     return value
 
 
-def nonneg_positive_int(text: str) -> int:
-    """An integer >= 1; a negative one is refused as negative, 0 as not positive
-    (``--batch``, the seq and count flags of ``journal`` and ``inspect``)."""
+def positive_int(text: str) -> int:
+    """An integer >= 1: a negative one is refused as negative, 0 as not positive."""
     value = nonneg_int(text)
     if value == 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
@@ -154,7 +145,7 @@ def add_journal_options(parser: argparse.ArgumentParser) -> None:
         help="sync: acknowledge a batch once fsynced (default); async: once written",
     )
     g.add_argument(
-        "--batch", type=nonneg_positive_int, default=DEFAULT_BATCH, help="records per group commit"
+        "--batch", type=positive_int, default=DEFAULT_BATCH, help="records per group commit"
     )
     g.add_argument(
         "--checkpoint-every",
@@ -197,7 +188,6 @@ __all__ = [
     "add_journal_options",
     "check_seq",
     "nonneg_int",
-    "nonneg_positive_int",
     "open_recorder",
     "parse_time",
     "port",

@@ -32,7 +32,7 @@ from exchange.audit.records import (
     record_text,
     select_records,
 )
-from exchange.cli.args import check_seq, nonneg_positive_int
+from exchange.cli.args import check_seq, positive_int
 from oracle import Journal
 
 NAME = "inspect"
@@ -50,13 +50,11 @@ def register(sub: Any) -> None:
     ins.add_argument(
         "--from",
         dest="start",
-        type=nonneg_positive_int,
+        type=positive_int,
         metavar="SEQ",
         help="first seq (default 1)",
     )
-    ins.add_argument(
-        "--limit", type=nonneg_positive_int, metavar="N", help="print at most N records"
-    )
+    ins.add_argument("--limit", type=positive_int, metavar="N", help="print at most N records")
     ins.add_argument(
         "--kind",
         action="append",

@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from exchange.audit.records import decode_record, journal_wire, record_json
-from exchange.cli.args import nonneg_int, nonneg_positive_int
+from exchange.cli.args import nonneg_int, positive_int
 from exchange.errors import UserError
 from exchange.runtime.machines import TitanMachine, VenueMachine, factory_for, parse_genesis
 from oracle import Journal, JournalCorrupt
@@ -51,10 +51,10 @@ def register(sub: Any) -> None:
     at.add_argument("--seq", type=nonneg_int, help="state after this record (default: last)")
     at.add_argument("--time", type=int, help="state at this timestamp (ns)")
     rep.add_argument("--no-snapshots", action="store_true", help="replay from record 1")
-    rep.add_argument("--depth", type=nonneg_positive_int, default=5, help="levels to show")
+    rep.add_argument("--depth", type=positive_int, default=5, help="levels to show")
     show = verbs.add_parser("show", help="print records as JSON lines")
-    show.add_argument("--from", dest="start", type=nonneg_positive_int, default=1, help="first seq")
-    show.add_argument("--to", dest="stop", type=nonneg_positive_int, default=None, help="last seq")
+    show.add_argument("--from", dest="start", type=positive_int, default=1, help="first seq")
+    show.add_argument("--to", dest="stop", type=positive_int, default=None, help="last seq")
     for p in (info, verify, aud, rep, show):
         p.add_argument("dir", help="journal directory")
         if p is not show:

@@ -51,7 +51,6 @@ import gzip
 import itertools
 import json
 import logging
-import os
 import re
 import signal
 import sys
@@ -72,6 +71,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import Event
 
+from exchange.data import data_dir
+
 __all__ = [
     "DATA_DIR",
     "GARBAGE_PAYLOADS",
@@ -89,14 +90,7 @@ __all__ = [
 
 log = logging.getLogger("exchange.feeds.replay_server")
 
-# the recordings: EXCHANGE_DATA_DIR/binance, or ../shared/data/binance beside a checkout
-DATA_DIR = (
-    Path(
-        os.environ.get("EXCHANGE_DATA_DIR")
-        or Path(__file__).resolve().parents[3] / "shared" / "data"
-    )
-    / "binance"
-)
+DATA_DIR = data_dir() / "binance"
 STREAMS_2023 = DATA_DIR / "usdm_btcusdt_2023-04-04_streams.jsonl.gz"
 RECORDING_2021 = DATA_DIR / "usdm_2021-07-22_ws_recording.txt"
 

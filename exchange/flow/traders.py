@@ -35,7 +35,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from exchange.runtime.sequencer import Committed
 from sentinel.commands import Deposit, MarkPrice, SetLeverage, SetMarginType
@@ -44,6 +43,7 @@ from sentinel.units import MONEY_ONE
 from titan.commands import Amend, Cancel, NewOrder
 from titan.enums import OrderType, Side, StpMode, TimeInForce
 from titan.events import Accepted, Amended, Cancelled, Expired, Trade
+from venue.types import Command
 from venue.venue import Venue
 
 BUY, SELL = Side.BUY, Side.SELL
@@ -116,7 +116,7 @@ class Traders:
 
     # -- start-up ---------------------------------------------------------------------
 
-    def bootstrap(self, venue: Venue, start_seq: int) -> list[Any]:
+    def bootstrap(self, venue: Venue, start_seq: int) -> list[Command]:
         """Inputs that prepare the accounts; picks up resting orders of a resumed venue.
 
         ``start_seq`` is the journal's last seq (0: a fresh journal); client order ids of
@@ -125,7 +125,7 @@ class Traders:
         s = self.settings
         fresh = start_seq == 0
         self._cid_prefix = f"g{start_seq}-"
-        out: list[Any] = []
+        out: list[Command] = []
         for symbol in self.contracts:
             mark = venue.titan.mark_price(symbol)
             if mark:
@@ -166,23 +166,21 @@ class Traders:
         orders = self.orders
         for rec in batch:
             cmd = rec.command
-            kind = type(cmd)
-            if kind is MarkPrice:
+            if type(cmd) is MarkPrice:
                 self.marks[cmd.symbol] = cmd.price
-            elif kind is NewOrder:
+            elif type(cmd) is NewOrder:
                 if cmd.account in mine and cmd.client_order_id:
                     self._pending_new.pop(cmd.client_order_id, None)
                     self._taken(cmd.client_order_id)
                     self._demo_inflight.discard(cmd.account)
-            elif kind is Cancel:
+            elif type(cmd) is Cancel:
                 self._pending_cancel.discard(cmd.order_id)
-            elif kind is Amend:
+            elif type(cmd) is Amend:
                 self._pending_amend.discard(cmd.order_id)
             for ev in rec.events:
-                et = type(ev)
-                if et is Trade:
+                if type(ev) is Trade:
                     self._trade(ev)
-                elif et is Accepted:
+                elif type(ev) is Accepted:
                     if (
                         ev.account in mine
                         and ev.type in (OrderType.LIMIT, "LIMIT")
@@ -191,9 +189,9 @@ class Traders:
                         orders[ev.order_id] = _Order(
                             ev.account, ev.symbol, Side(ev.side), ev.price, ev.qty
                         )
-                elif et is Cancelled or et is Expired:
+                elif type(ev) is Cancelled or type(ev) is Expired:
                     orders.pop(ev.order_id, None)
-                elif et is Amended:
+                elif type(ev) is Amended:
                     o = orders.get(ev.order_id)
                     if o is not None:
                         o.price, o.qty = ev.price, ev.qty
@@ -227,7 +225,7 @@ class Traders:
             key = (taking[0], taking[1])
             self._taking_qty[key] -= taking[2]
 
-    def refused(self, cmd: Any) -> None:
+    def refused(self, cmd: Command) -> None:
         """The sequencer did not take ``cmd``: forget that it is in flight."""
         if type(cmd) is NewOrder:
             self._pending_new.pop(cmd.client_order_id, None)
@@ -240,7 +238,7 @@ class Traders:
 
     # -- what to send next --------------------------------------------------------------
 
-    def next_inputs(self, budget: int) -> list[Any]:
+    def next_inputs(self, budget: int) -> list[Command]:
         """Up to ``budget`` inputs: the demo buys, ladder upkeep, then random activity."""
         out = self.upkeep(budget)
         if len(out) >= budget or self._demo_waiting():
@@ -259,9 +257,9 @@ class Traders:
             out.append(cmd)
         return out
 
-    def upkeep(self, budget: int) -> list[Any]:
+    def upkeep(self, budget: int) -> list[Command]:
         """Up to ``budget`` inputs that keep the demo and the makers' ladders going."""
-        out: list[Any] = []
+        out: list[Command] = []
         if budget <= 0:
             return out
         if self.demo_todo and self._ladder_ready(self.settings.demo_symbol):
@@ -288,9 +286,9 @@ class Traders:
         asks = sum(o.qty for o in self.orders.values() if o.symbol == symbol and o.side is SELL)
         return asks >= sum(self.demo_todo.values())
 
-    def _demo_orders(self) -> list[Any]:
+    def _demo_orders(self) -> list[Command]:
         """A market buy of what each demo account still lacks (again if one came short)."""
-        out: list[Any] = []
+        out: list[Command] = []
         for account, lots in self.demo_todo.items():
             if account in self._demo_inflight or self._demo_tries.get(account, 0) >= DEMO_TRIES:
                 continue
@@ -321,7 +319,7 @@ class Traders:
             prices.append(max(tick, price))
         return prices
 
-    def _upkeep(self, maker: int, symbol: str, out: list[Any], budget: int) -> None:
+    def _upkeep(self, maker: int, symbol: str, out: list[Command], budget: int) -> None:
         """Cancel the maker's quotes the mark moved through or left far behind (both
         sides first, so a new quote never meets a stale one of its own), then fill the
         ladder's gaps."""
@@ -374,7 +372,7 @@ class Traders:
             qty = min(qty, spec.max_qty // spec.lot * spec.lot)
         return qty
 
-    def _taker_order(self) -> Any:
+    def _taker_order(self) -> Command | None:
         rng, s = self.rng, self.settings
         account = rng.choice(self.takers)
         symbol = rng.choice(sorted(self.marks))
@@ -423,7 +421,7 @@ class Traders:
         oid = self.rng.choice(choices)
         return oid, self.orders[oid]
 
-    def _cancel(self) -> Any:
+    def _cancel(self) -> Command | None:
         picked = self._pick_quote()
         if picked is None:
             return None
@@ -431,7 +429,7 @@ class Traders:
         self._pending_cancel.add(oid)
         return Cancel(0, 0, o.symbol, o.account, oid)
 
-    def _amend(self) -> Any:
+    def _amend(self) -> Command | None:
         picked = self._pick_quote()
         if picked is None:
             return None

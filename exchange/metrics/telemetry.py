@@ -48,7 +48,7 @@ from sentinel.units import MONEY_ONE
 from titan.enums import OrderType, RejectReason
 from titan.events import Accepted, Rejected, Trade
 from titan.symbols import SymbolSpec
-from venue.types import TitanApply, TitanCommand, TitanEvent
+from venue.types import Event, TitanApply, TitanCommand, TitanEvent
 from venue.venue import Venue
 
 UNKNOWN = "UNKNOWN"
@@ -208,7 +208,7 @@ class Telemetry:
                 self._mark(cmd, events)
         self.events += events_seen
 
-    def _mark(self, cmd: MarkPrice, events: list[Any]) -> None:
+    def _mark(self, cmd: MarkPrice, events: list[Event]) -> None:
         known = cmd.symbol in self.specs
         symbol = cmd.symbol if known else UNKNOWN
         self.updates[symbol] = self.updates.get(symbol, 0) + 1
@@ -248,7 +248,7 @@ class Telemetry:
     def _refused(self, e: Refused) -> None:
         self.refusals[e.reason] = self.refusals.get(e.reason, 0) + 1
 
-    def _liquidations(self, events: list[Any]) -> None:
+    def _liquidations(self, events: list[Event]) -> None:
         """The liquidations in one record's events: the symbols whose positions they
         closed, and each one's loss (see the module rules)."""
         self._liquidating = False
@@ -256,14 +256,13 @@ class Telemetry:
         closed: dict[str, None] = {}
         pnl_and_fees = 0
         for e in events:
-            t = type(e)
-            if t is LiquidationStarted:
+            if type(e) is LiquidationStarted:
                 account, closed, pnl_and_fees = e.account, {}, 0
-            elif t is PositionChanged and e.account == account:  # a closing fill
+            elif type(e) is PositionChanged and e.account == account:  # a closing fill
                 pnl_and_fees += e.fee - e.realized_pnl
                 if e.size == 0:
                     closed[e.symbol] = None
-            elif t is LiquidationFinished and e.account == account:
+            elif type(e) is LiquidationFinished and e.account == account:
                 for symbol in closed:
                     self.liquidations[symbol] = self.liquidations.get(symbol, 0) + 1
                 hist = self.loss.get(e.asset)

@@ -1,13 +1,13 @@
-"""The journaling side of the sequencer: group commit, checkpoints and snapshots.
+"""Journaling for the CLI's commands: group commit, checkpoints and snapshots.
 
-The synchronous form of the sequencer's journaling, for the CLI's journaling commands:
-after the engine executes an input, :class:`Recorder` queues its record and commits
-records in batches of ``batch_size`` (one atomic, durable write each); which records
-carry a checkpoint and after which a snapshot is stored is :class:`oracle.policy.JournalPolicy`'s
-rule, the same as the sequencer's. A refused batch stays queued (nothing is dropped
-silently). Today's callers (the CLI commands) act on events as soon as the
-engine returns them, before their batch is committed; the sequencer that publishes
-events to subscribers must release them only after :meth:`flush` returns.
+The synchronous counterpart of the platform's sequencer, for ``exchange simulate``,
+``titan`` and ``lobster`` with ``--journal``: after the engine executes an input,
+:class:`Recorder` queues its record and commits records in batches of ``batch_size``
+(one atomic, durable write each); which records carry a checkpoint and after which a
+snapshot is stored is :class:`oracle.policy.JournalPolicy`'s rule, the same as the
+sequencer's. A refused batch stays queued (nothing is dropped silently). The CLI
+commands print events as soon as the engine returns them, before their batch is
+committed: nothing outside the process relies on them.
 """
 
 from __future__ import annotations

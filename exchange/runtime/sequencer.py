@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from exchange.runtime.buckets import LATENCY_NS, Buckets
 from oracle import Journal, Record, SnapshotError
@@ -61,11 +61,12 @@ from oracle.policy import (
 )
 from titan.commands import NewOrder
 from venue.state import encode_venue_state
+from venue.types import Command, Event
 from venue.venue import Venue
 from venue.wire import command_to_wire, events_to_wire
 
 #: Called with (seq, events) once the input's record is durable.
-Ack = Callable[[int, list[Any]], None]
+Ack = Callable[[int, list[Event]], None]
 
 log = logging.getLogger("exchange.runtime.sequencer")
 #: records-per-group-commit bounds: 1 .. 65,536
@@ -85,8 +86,8 @@ class Committed(NamedTuple):
 
     seq: int
     ts: int
-    command: Any
-    events: list[Any]
+    command: Command
+    events: list[Event]
 
 
 class CommitHistograms(NamedTuple):
@@ -120,15 +121,15 @@ class SequencerStats:
 
 
 class _Item(NamedTuple):
-    command: Any
+    command: Command
     intake_ns: int
     on_done: Ack | None
 
 
 class _Pending(NamedTuple):
     record: Record
-    command: Any
-    events: list[Any]
+    command: Command
+    events: list[Event]
     intake_ns: int
     on_done: Ack | None
 
@@ -159,7 +160,6 @@ class Sequencer:
         self.venue = venue
         self.journal = journal
         self.queue_size = queue_size
-        self.max_batch = max_batch
         self.max_pending = max_pending
         self._clock = clock_ms
         self.stats = SequencerStats(latency_cap=latency_samples)
@@ -171,7 +171,7 @@ class Sequencer:
         self._snapshots: list[tuple[int, str, bytes]] = []
         self._subscribers: list[Callable[[list[Committed]], None]] = []
         self._timed: dict[type, Buckets] = {}  # input type -> ns to execute one
-        self._waiting: set[asyncio.Future[tuple[int, list[Any]]]] = set()
+        self._waiting: set[asyncio.Future[tuple[int, list[Event]]]] = set()
         self._last_snapshot = 0  # seq of the last snapshot this sequencer stored
         self._crash: BaseException | None = None  # an engine raised: commit what came before
         self._closed = False
@@ -194,7 +194,9 @@ class Sequencer:
         """Inputs waiting in the intake."""
         return len(self._intake)
 
-    def offer(self, command: Any, on_done: Ack | None = None, intake_ns: int | None = None) -> bool:
+    def offer(
+        self, command: Command, on_done: Ack | None = None, intake_ns: int | None = None
+    ) -> bool:
         """Take ``command`` if the intake has room; False (and counted) if not or closed.
 
         ``intake_ns`` (``time.perf_counter_ns`` scale) backdates the intake time that
@@ -210,7 +212,7 @@ class Sequencer:
         self._wake.set()
         return True
 
-    async def submit(self, command: Any, on_done: Ack | None = None) -> None:
+    async def submit(self, command: Command, on_done: Ack | None = None) -> None:
         """Take ``command``, waiting while the intake is full (IntakeClosed if stopping)."""
         while True:
             if self._closed:
@@ -221,15 +223,15 @@ class Sequencer:
             self._room.clear()
             await self._room.wait()
 
-    async def request(self, command: Any) -> tuple[int, list[Any]]:
+    async def request(self, command: Command) -> tuple[int, list[Event]]:
         """Submit ``command`` and wait until it is durable; returns (seq, events).
 
         Raises IntakeClosed if the sequencer is stopping, SequencerFailed if the journal
         refused the batch that held it (it was then never acknowledged).
         """
-        future: asyncio.Future[tuple[int, list[Any]]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[int, list[Event]]] = asyncio.get_running_loop().create_future()
 
-        def done(seq: int, events: list[Any]) -> None:
+        def done(seq: int, events: list[Event]) -> None:
             if not future.done():
                 future.set_result((seq, events))
 
@@ -304,7 +306,7 @@ class Sequencer:
                 await asyncio.sleep(0)
                 await self._drained()
                 continue
-            self._execute(min(len(intake), self.max_batch))
+            self._execute(min(len(intake), self.policy.batch))
             room.set()
             formed.set()
             await asyncio.sleep(0)  # let the sources, the committer and signals run
@@ -368,7 +370,7 @@ class Sequencer:
                 if not self._pending and self._nothing_more():
                     break
                 continue
-            cap = self.max_batch
+            cap = self.policy.batch
             batch, self._pending = self._pending[:cap], self._pending[cap:]
             last = batch[-1].record.seq
             snapshots = [x for x in self._snapshots if x[0] <= last]

@@ -34,7 +34,7 @@ ALLOWED = {
 # The sub-packages (and top modules) of exchange, lowest first: each imports only from
 # lower layers (docs/architecture.md draws the same picture).
 EXCHANGE_LAYERS = (
-    ("errors",),
+    ("errors", "data"),
     ("runtime", "feeds"),
     ("flow", "lobster", "audit", "metrics"),
     ("config",),

@@ -1,13 +1,13 @@
-"""Purity: Titan (and Sentinel) do no I/O and read no clock, randomness or identity.
+"""Purity: Titan, Sentinel and the venue do no I/O and read no clock, randomness or identity.
 
 This module proves that:
 
-- importing ``titan`` and ``sentinel`` (and every submodule of both) in a fresh
-  interpreter loads none of asyncio, rocksdict, websockets or prometheus_client;
-- no source file under ``titan/`` or ``sentinel/`` imports time, random, uuid, datetime, asyncio or
-  secrets (directly, ``from``-style, or through ``__import__`` / ``importlib``), nor the
-  outer layers ``oracle`` and ``exchange``, nor calls the builtins ``hash()`` or ``id()``
-  (whose values change between processes);
+- importing ``titan``, ``sentinel`` and ``venue`` (and every submodule of each) in a fresh
+  interpreter loads none of asyncio, rocksdict, websockets, aiohttp or prometheus_client;
+- no source file under ``titan/``, ``sentinel/`` or ``venue/`` imports time, random, uuid,
+  datetime, secrets or an I/O library (directly, ``from``-style, or through
+  ``__import__`` / ``importlib``), nor the outer layers ``oracle`` and ``exchange``, nor
+  calls the builtins ``hash()`` or ``id()`` (whose values change between processes);
 - the static scanner itself flags each of those patterns in a planted source.
 """
 
@@ -24,19 +24,21 @@ from helpers.paths import ROOT
 
 import sentinel
 import titan
+import venue
 
 TITAN = Path(titan.__file__).resolve().parent  # the sources actually imported
 SENTINEL = Path(sentinel.__file__).resolve().parent
-IO_MODULES = ("asyncio", "rocksdict", "websockets", "prometheus_client")
+VENUE = Path(venue.__file__).resolve().parent
+IO_MODULES = ("asyncio", "rocksdict", "websockets", "aiohttp", "prometheus_client")
 FORBIDDEN_IMPORTS = frozenset(
-    {"time", "random", "uuid", "datetime", "asyncio", "secrets", "oracle", "exchange"}
+    {"time", "random", "uuid", "datetime", "secrets", "oracle", "exchange", *IO_MODULES}
 )
 FORBIDDEN_CALLS = frozenset({"hash", "id"})
 
 _PROBE = """
 import importlib, json, pkgutil, sys
-import titan, sentinel
-for pkg in (titan, sentinel):
+import titan, sentinel, venue
+for pkg in (titan, sentinel, venue):
     for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
         importlib.import_module(info.name)
 io = {io!r}
@@ -87,9 +89,10 @@ def violations(source: str, filename: str = "<src>") -> list[str]:
 
 
 def core_sources() -> list[Path]:
-    files = sorted(TITAN.rglob("*.py")) + sorted(SENTINEL.rglob("*.py"))
-    assert any(p.is_relative_to(TITAN) for p in files), f"no sources under {TITAN}"
-    assert any(p.is_relative_to(SENTINEL) for p in files), f"no sources under {SENTINEL}"
+    roots = (TITAN, SENTINEL, VENUE)
+    files = [p for root in roots for p in sorted(root.rglob("*.py"))]
+    for root in roots:
+        assert any(p.is_relative_to(root) for p in files), f"no sources under {root}"
     return files
 
 

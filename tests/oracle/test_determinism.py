@@ -1,7 +1,7 @@
 """Journals and replays are identical across processes and PYTHONHASHSEED values.
 
 The same inputs are journaled in separate processes run with PYTHONHASHSEED 0, 1, 12345
-and ``random``: the seeded synthetic flow (``exchange run --journal``) and a real LOBSTER
+and ``random``: the seeded synthetic flow (``exchange simulate --journal``) and a real LOBSTER
 message file (``exchange lobster --journal``). Then, always in processes with a
 *different* PYTHONHASHSEED from the writer's:
 

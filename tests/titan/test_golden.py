@@ -229,7 +229,7 @@ def test_every_reject_reason_has_a_scenario() -> None:
 
 
 # Produced only when a position keeper installs Titan's reduce-only hook (the venue);
-# its scenarios are in tests/sentinel/test_golden.py.
+# its scenarios are in tests/venue/test_golden.py.
 VENUE_ONLY_REASONS = {ExpireReason.REDUCE_ONLY.value}
 
 

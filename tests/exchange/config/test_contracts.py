@@ -20,7 +20,7 @@ from exchange.config.symbols import (
     load_specs,
     specs_from_mapping,
 )
-from sentinel.brackets import btcusdt_table
+from sentinel.brackets import BTCUSDT_BRACKETS, BracketTable
 
 FILTERS = 'tick_size = "0.10"\nlot_size = "0.001"\n'
 TWO_BRACKETS = (
@@ -41,7 +41,7 @@ def test_default_contracts_take_the_default_terms() -> None:
     contracts = default_contracts()
     assert [c.symbol for c in contracts] == ["BTCUSDT", "ETHUSDT"]
     assert [c.spec for c in contracts] == default_specs()
-    table = btcusdt_table().to_rows()
+    table = BracketTable.from_decimals(BTCUSDT_BRACKETS, "BTCUSDT brackets").to_rows()
     for c in contracts:
         assert c.quote == "USDT"
         assert c.maker_fee == 20_000  # 0.02% in 10**-8
@@ -89,7 +89,10 @@ def test_missing_terms_take_the_defaults(tmp_path: Path) -> None:
     assert c.taker_fee == 40_000
     assert c.maker_fee == 20_000
     assert c.quote == "USDT"
-    assert c.brackets.to_rows() == btcusdt_table().to_rows()
+    assert (
+        c.brackets.to_rows()
+        == BracketTable.from_decimals(BTCUSDT_BRACKETS, "BTCUSDT brackets").to_rows()
+    )
 
 
 def test_specs_accept_and_ignore_the_terms(tmp_path: Path) -> None:
