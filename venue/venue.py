@@ -74,6 +74,8 @@ from venue.types import Command, Event, TitanCommand, TitanEvent, TitanProbe
 
 MAX_FUNDING_RATE = RATE_ONE // 10  # |rate| <= 10% per interval
 MAX_TS = 1 << 62  # ms; leaves room for the next funding time in int64
+
+
 class _Output(Emitter):
     """One command's output: ``events``, Titan's and Sentinel's in the order they
     happened, all stamped with the command's ``seq`` and ``ts``. The ledger reports into
