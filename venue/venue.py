@@ -99,10 +99,19 @@ class Venue:
     """
 
     def __init__(
-        self, contracts: Iterable[Contract], *, titan_probe: TitanProbe | None = None
+        self,
+        contracts: Iterable[Contract],
+        *,
+        titan_probe: TitanProbe | None = None,
+        _engines: tuple[Engine, Ledger] | None = None,
     ) -> None:
-        contracts = list(contracts)
-        self.ledger = Ledger(contracts)
+        """A fresh venue over ``contracts`` (``_engines``: :meth:`restore`'s restored pair)."""
+        if _engines is None:
+            contracts = list(contracts)
+            engine, ledger = Engine(c.spec for c in contracts), Ledger(contracts)
+        else:
+            engine, ledger = _engines
+        self.ledger = ledger
         self.titan_probe: TitanProbe | None = titan_probe
         self._out = _Output()
         # one handler per command type, each typed on its own command (one dict lookup
@@ -118,7 +127,7 @@ class Venue:
             SetLeverage: self._set_leverage,
             SetMarginType: self._set_margin_type,
         }
-        self.attach_titan(Engine(c.spec for c in contracts))
+        self.attach_titan(engine)
 
     # -- public interface ---------------------------------------------------------
 
@@ -161,10 +170,7 @@ class Venue:
         problems = check_venue(engine, ledger)
         if problems:
             raise ValueError(f"restored state breaks an invariant: {problems[0]}")
-        venue = cls(ledger.contracts.values(), titan_probe=titan_probe)
-        venue.ledger = ledger
-        venue.attach_titan(engine)
-        return venue
+        return cls((), titan_probe=titan_probe, _engines=(engine, ledger))
 
     def check_invariants(self) -> list[str]:
         """Every violated invariant (see :mod:`venue.invariants`), empty when sound."""
