@@ -23,7 +23,7 @@ Model (one-way mode, Binance USDⓈ-M)
   charged for an isolated loss); a position closed below its bankruptcy price leaves a
   deficit the insurance fund pays. During a liquidation the realized PnL stays in the
   margin, which the liquidation settles (:meth:`Ledger.fill` with ``liquidation=True``,
-then :meth:`Ledger.settle_liquidation`).
+  then :meth:`Ledger.settle_liquidation`).
 - A *unit* of liquidation is an isolated position, or an account's cross positions in
   one asset taken together. It is crossed when maintenance margin >= margin balance at
   the mark prices, evaluated exactly (scaled by RATE_ONE, no rounding).

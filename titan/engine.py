@@ -209,7 +209,7 @@ class Engine:
         invariant (so a corrupted snapshot is never silently loaded; see :mod:`titan.state`).
         """
         engine = cls(read_specs(state))
-        cls._load(engine, state)  # through the class: privates are reached only via self/cls
+        engine._load(state)
         return engine
 
     def _load(self, state: dict[str, Any]) -> None:
