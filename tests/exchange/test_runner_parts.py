@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.flow import drive_flat_out
 from helpers.paths import ROOT
 
 from exchange.cli.run import register as add_run_parser
@@ -202,20 +203,9 @@ def _drive(n_inputs: int, vol: float) -> tuple[Venue, Traders, list[Any]]:
 
     async def main() -> None:
         task = asyncio.create_task(seq.run())
-        for symbol, price in walk.last.items():
-            await seq.submit(mark_command(symbol, price))
-        for cmd in traders.bootstrap(venue, 0):
-            await seq.submit(cmd)
-        sent = 0
-        while seq.stats.accepted < n_inputs:
-            if sent % 400 == 0:
-                for symbol, price in walk.step().items():
-                    await seq.submit(mark_command(symbol, price))
-            for cmd in traders.next_inputs(min(64, seq.queue_size - seq.backlog)):
-                if not seq.offer(cmd):
-                    traders.refused(cmd)
-                sent += 1
-            await asyncio.sleep(0)
+        await drive_flat_out(
+            seq, venue, traders, walk, n_inputs=n_inputs, step_every=400, budget=64
+        )
         # then only upkeep, each round durable before the next, until the ladders stand
         for symbol, price in walk.last.items():
             await seq.request(mark_command(symbol, price))  # all before it is durable too

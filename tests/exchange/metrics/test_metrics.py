@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from helpers.flow import drive_flat_out
 from helpers.tools import require_tool
 from hypothesis import given
 from hypothesis import strategies as st
@@ -104,20 +105,9 @@ def _flow_run(n_inputs: int = 3_000, vol: float = 0.01) -> Run:
 
     async def main() -> None:
         task = asyncio.create_task(seq.run())
-        for symbol, price in walk.last.items():
-            await seq.submit(mark_command(symbol, price))
-        for cmd in traders.bootstrap(run.venue, 0):
-            await seq.submit(cmd)
-        sent = 0
-        while seq.stats.accepted < n_inputs:
-            if sent % 50 == 0:
-                for symbol, price in walk.step().items():
-                    await seq.submit(mark_command(symbol, price))
-            for cmd in traders.next_inputs(min(32, seq.queue_size - seq.backlog)):
-                if not seq.offer(cmd):
-                    traders.refused(cmd)
-                sent += 1
-            await asyncio.sleep(0)
+        await drive_flat_out(
+            seq, run.venue, traders, walk, n_inputs=n_inputs, step_every=50, budget=32
+        )
         await seq.submit(mark_command("BTCUSDT", walk.last["BTCUSDT"] * 85 // 100))
         seq.stop()
         await task
