@@ -51,6 +51,7 @@ from sentinel.units import MONEY_ONE
 from venue.venue import Venue
 
 if TYPE_CHECKING:  # imported when the endpoint starts: no prometheus_client without it
+    from exchange.gateway.service import Api
     from exchange.metrics.exporter import MetricsServer
 
 log = logging.getLogger("exchange")
@@ -85,6 +86,14 @@ def resolve(args: argparse.Namespace, env: dict[str, str] | None = None) -> Sett
     if args.no_demo:
         flow = replace(flow, demo=False)
     changes["flow"] = flow
+    api = replace(
+        settings.api, **({"port": changes.pop("api_port")} if "api_port" in changes else {})
+    )
+    for flag, name in (("api_port", "port"), ("api_host", "host"), ("admin_port", "admin_port")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            api = replace(api, **{name: value})
+    changes["api"] = api
     if args.symbols is not None:
         selection = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
         if not selection:
@@ -243,7 +252,16 @@ class Platform:
         seq.subscribe(self._report_committed)
         if self.telemetry is not None:
             self.telemetry.attach(venue, seq)
+        try:
+            api = await self._start_api(seq, venue, journal)
+        except BaseException:
+            if exporter is not None:
+                exporter.close()
+            journal.close()
+            raise
         self.banner(start)
+        if api is not None:
+            self.api_banner(api)
         loop = asyncio.get_running_loop()
         for signum, name in ((signal.SIGINT, "Ctrl+C"), (signal.SIGTERM, "SIGTERM")):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -277,6 +295,8 @@ class Platform:
             for task in sources:
                 task.cancel()
             await asyncio.gather(*sources, return_exceptions=True)
+            if api is not None:  # requests in flight finish: the sequencer still runs
+                await api.gateway.close()
             seq.stop()
             try:
                 await runner
@@ -293,6 +313,54 @@ class Platform:
             journal.close()
         self._summary(seq, venue, time.monotonic() - started)
         return 1 if self.failed else 0
+
+    async def _start_api(self, seq: Sequencer, venue: Venue, journal: Journal) -> Api | None:
+        s = self.s
+        if not s.api.port:
+            return None
+        from exchange.gateway.service import start_api
+
+        def server_time() -> int:  # the sequencer's clock: never behind its last stamp
+            return max(time.time_ns() // 1_000_000, seq.last_ts)
+
+        try:
+            return await start_api(s.api, s.journal, s.contracts, seq, venue, journal, server_time)
+        except OSError as exc:
+            raise UserError(
+                f"API endpoint {s.api.host}:{s.api.port} (admin 127.0.0.1:{s.api.admin_port}): "
+                f"{exc.strerror or exc} (choose others with --api-port/--admin-port, 0 = off)"
+            ) from None
+
+    def api_banner(self, api: Api) -> None:
+        out, s = self.out, self.s
+        host = s.api.host if ":" not in s.api.host else f"[{s.api.host}]"
+        host = "localhost" if host == "127.0.0.1" else host
+        base = f"http://{host}:{api.port}"
+        print(
+            f"  API (Binance USDⓈ-M): REST {base}/fapi/v1/..., user stream "
+            f"ws://{host}:{api.port}/private/ws?listenKey=...",
+            file=out,
+        )
+        if api.admin_port:
+            print(f"  admin: http://127.0.0.1:{api.admin_port} (exchange deposit ...)", file=out)
+        print(f"  demo account {api.demo.account}: API key {api.demo.key}", file=out)
+        print(f"                       secret  {api.demo.secret}", file=out)
+        print(
+            "  ccxt: ex = ccxt.binanceusdm({'apiKey': KEY, 'secret': SECRET, "
+            "'options': {'fetchCurrencies': False}})",
+            file=out,
+        )
+        print(
+            f"        for k in ('fapiPublic', 'fapiPrivate'): ex.urls['api'][k] = "
+            f"'{base}/fapi/v1'",
+            file=out,
+        )
+        print(
+            f"        (and fapiPublicV2/V3, fapiPrivateV2/V3 = '{base}/fapi/v2', "
+            f"'{base}/fapi/v3'; docs/gateway.md)",
+            file=out,
+            flush=True,
+        )
 
     def request_stop(self, reason: str) -> None:
         """First signal: stop and drain. A second: leave at once (what was acknowledged

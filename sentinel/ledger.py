@@ -57,6 +57,7 @@ popped units are then evaluated exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from heapq import heapify, heappop, heappush
 
 from sentinel.contracts import Contract
@@ -71,7 +72,7 @@ from sentinel.events import (
     IsolatedMarginChanged,
     PositionChanged,
 )
-from sentinel.margin import bankruptcy, cross_bankruptcy, threshold
+from sentinel.margin import bankruptcy, cross_bankruptcy, crossing, threshold
 from sentinel.units import MONEY_ONE, RATE_ONE, ceil_div
 
 FUND = 0  # the insurance fund's account id (users start at 1)
@@ -231,6 +232,12 @@ class Ledger:
             w = self.wallets[(account, asset)] = Wallet(account, asset, self._asset_holders[asset])
         return w
 
+    def wallet_view(self, account: int, asset: str) -> Wallet:
+        """The wallet of ``account`` in ``asset`` for reading: an empty one, not stored,
+        if the account has none (reads never create state)."""
+        w = self.wallets.get((account, asset))
+        return w if w is not None else Wallet(account, asset, self._asset_holders[asset])
+
     def fund_balance(self, asset: str) -> int:
         """The insurance fund's balance in ``asset``."""
         return self.wallets[(FUND, asset)].balance
@@ -305,6 +312,30 @@ class Ledger:
             balance += self.upnl(p)
             mm += self.maintenance_scaled(p)
         return balance, mm
+
+    def liquidation_price(self, p: Position) -> Fraction:
+        """The mark price (Titan price units, exact) at which ``p`` is liquidated, with
+        every other mark where it is now: Binance's formula (:mod:`sentinel.margin`),
+        with W the isolated margin or the cross wallet and, for cross, the other cross
+        positions' unrealized PnL (UPNL1) and maintenance (TMM1) at their marks. 0 for a
+        long that no mark above zero liquidates, and for a flat position."""
+        if not p.size:
+            return Fraction(0)
+        c = self.contracts[p.symbol]
+        long = p.size > 0
+        if p.isolated:
+            base = Fraction(p.margin - p.cost)
+        else:
+            w = self.wallets[(p.account, c.quote)]
+            others = [q for q in self.cross_positions(w) if q.size and q is not p]
+            upnl = sum(self.upnl(q) for q in others)
+            mm = sum(self.maintenance_scaled(q) for q in others)
+            base = Fraction(w.balance - p.cost + upnl) - Fraction(mm, RATE_ONE)
+        num, den, _ = crossing(
+            long, Fraction(abs(p.size)), base, Fraction(c.scale), c.brackets.brackets
+        )
+        price = num / den
+        return max(price, Fraction(0))
 
     def crossed(self, key: UnitKey) -> bool:
         """Whether the unit holds positions and maintenance >= margin balance (exact)."""

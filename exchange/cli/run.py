@@ -32,6 +32,13 @@ def register(sub: Any) -> None:
     p.add_argument("--journal", metavar="DIR", help="journal directory (default ./platform_events)")
     p.add_argument("--metrics-port", type=port, help="Prometheus port (default 9000; 0 = off)")
     p.add_argument("--metrics-host", help="address the metrics endpoint binds (default 127.0.0.1)")
+    p.add_argument(
+        "--api-port", type=port, help="Binance-compatible REST/WebSocket port (8080; 0 = off)"
+    )
+    p.add_argument("--api-host", help="address the API binds (default 127.0.0.1)")
+    p.add_argument(
+        "--admin-port", type=port, help="deposit/withdraw endpoint on 127.0.0.1 (8081; 0 = off)"
+    )
     p.add_argument("--seed", type=int, help="seed of the price walk and order flow (default 1)")
     p.add_argument("--volatility", type=volatility, help="sim volatility per step (0.002)")
     p.add_argument("--step-interval", type=seconds, help="seconds between sim steps (1)")

@@ -29,8 +29,18 @@ The config file (``--config FILE``, TOML) may hold, besides ``[symbols.X]`` tabl
     margin_ratio_warning = 0.8        # accounts at risk: a margin ratio at or above it
     status_interval = 5.0
     symbols = ["BTCUSDT", "ETHUSDT"]  # which configured symbols run
+    [api]
+    port = 8080                       # Binance-compatible REST + WebSocket; 0 = off
+    host = "127.0.0.1"                # bind address ("0.0.0.0": every interface)
+    admin_port = 8081                 # deposits/withdrawals, 127.0.0.1 only; 0 = off
+    keys_file = ""                    # default: <journal>.keys.json beside the journal
+    history = 1000                    # closed orders, trades, income rows kept per account
+    request_weight_per_minute = 2400  # Binance's REQUEST_WEIGHT per IP
+    orders_per_10s = 300              # Binance's ORDERS per account
+    orders_per_minute = 1200
 
 Environment: ``ROCKSDB_PATH`` (journal directory), ``PROMETHEUS_PORT`` (metrics port),
+``API_PORT`` (the API's port),
 ``LOG_LEVEL`` (DEBUG, INFO, WARNING, ERROR). Every bad value raises
 :class:`exchange.config.symbols.ConfigError` naming the file or variable and the field.
 """
@@ -60,6 +70,24 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The Binance-compatible API of ``exchange run`` (the ``[api]`` table)."""
+
+    port: int = 8080
+    host: str = "127.0.0.1"
+    admin_port: int = 8081
+    keys_file: str = ""
+    history: int = 1000
+    request_weight_per_minute: int = 2400
+    orders_per_10s: int = 300
+    orders_per_minute: int = 1200
+
+    def keys_path(self, journal: str) -> str:
+        """The key file: as configured, else ``<journal>.keys.json`` beside the journal."""
+        return self.keys_file or str(journal).rstrip("/") + ".keys.json"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``exchange run`` needs, resolved and checked."""
 
@@ -82,6 +110,7 @@ class Settings:
     status_interval: float = 5.0
     log_level: str = "INFO"
     duration: float | None = None
+    api: ApiSettings = field(default_factory=lambda: ApiSettings())
     origin: dict[str, str] = field(default_factory=dict)  # setting -> where it came from
 
 
@@ -115,6 +144,7 @@ _JOURNAL = {"path": str, "durability": str, "batch": int, "checkpoint_every": in
 _PLATFORM = {"metrics_port": int, "metrics_host": str, "margin_ratio_warning": float,
              "status_interval": float, "symbols": list}  # fmt: skip
 _FLOW = {f.name: f.type for f in fields(FlowSettings)}
+_API = {f.name: f.type for f in fields(ApiSettings)}
 
 
 def _table(where: str, data: Mapping[str, Any], name: str, known: Mapping[str, Any]) -> Any:
@@ -198,6 +228,13 @@ def load_settings(path: str | None) -> tuple[Settings, list[str] | None]:
         )
     if flow_changes:
         changes["flow"] = replace(s.flow, **flow_changes)
+    api = _table(where, data, "api", _API)
+    api_changes = {}
+    for key, value in api.items():
+        kind = type(getattr(s.api, key))
+        api_changes[key] = _check(where, f"api.{key}", value, kind, 0 if kind is int else None)
+    if api_changes:
+        changes["api"] = replace(s.api, **api_changes)
     origin.update({k: where for k in changes})
     return replace(s, origin=origin, **changes), selection
 
@@ -217,6 +254,11 @@ def environment_overrides(env: Mapping[str, str] | None = None) -> dict[str, Any
         if not 0 <= port <= 65535:
             raise ConfigError(f"PROMETHEUS_PORT={text!r} is not a port number (0..65535)")
         out["metrics_port"] = port
+    if env.get("API_PORT"):
+        text = env["API_PORT"]
+        if not text.isdigit() or not 0 <= int(text) <= 65535:
+            raise ConfigError(f"API_PORT={text!r} is not a port number (0..65535)")
+        out["api_port"] = int(text)
     if env.get("LOG_LEVEL"):
         level = env["LOG_LEVEL"].upper()
         if level not in LOG_LEVELS:
@@ -254,6 +296,17 @@ def finish(settings: Settings, selection: list[str] | None) -> Settings:
         raise ConfigError(f"metrics port {settings.metrics_port!r} is not a port (0..65535)")
     if not settings.metrics_host or any(c.isspace() for c in settings.metrics_host):
         raise ConfigError(f"metrics host {settings.metrics_host!r} is not an address")
+    api = settings.api
+    for name in ("port", "admin_port"):
+        if not 0 <= getattr(api, name) <= 65535:
+            raise ConfigError(f"api {name} {getattr(api, name)!r} is not a port (0..65535)")
+    if api.port and api.port == api.admin_port:
+        raise ConfigError(f"api port and admin_port are both {api.port}")
+    if not api.host or any(c.isspace() for c in api.host):
+        raise ConfigError(f"api host {api.host!r} is not an address")
+    for name in ("history", "request_weight_per_minute", "orders_per_10s", "orders_per_minute"):
+        if getattr(api, name) < 1:
+            raise ConfigError(f"api {name} must be at least 1, not {getattr(api, name)!r}")
     if not 0 < settings.margin_ratio_warning <= 1:
         raise ConfigError(
             f"margin ratio warning {settings.margin_ratio_warning!r} must lie in (0, 1]"

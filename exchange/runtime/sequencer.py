@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import logging
 import time
 from bisect import bisect_left
@@ -172,6 +173,8 @@ class Sequencer:
         self._subscribers: list[Callable[[list[Committed]], None]] = []
         self._timed: dict[type, Buckets] = {}  # input type -> ns to execute one
         self._waiting: set[asyncio.Future[tuple[int, list[Event]]]] = set()
+        #: readers waiting for a seq to be durable (see :meth:`durable`): a heap by seq
+        self._durable_waits: list[tuple[int, int, asyncio.Future[tuple[int, list[Event]]]]] = []
         self._last_snapshot = 0  # seq of the last snapshot this sequencer stored
         self._crash: BaseException | None = None  # an engine raised: commit what came before
         self._closed = False
@@ -239,6 +242,25 @@ class Sequencer:
         try:
             await self.submit(command, done)
             return await future
+        finally:
+            self._waiting.discard(future)
+
+    async def durable(self, seq: int) -> None:
+        """Wait until every record up to ``seq`` is durable (at once if it is already).
+
+        A reader that computed an answer from the venue at ``last_seq`` awaits this
+        before sending it, so that nothing it shows is lost by a crash. Raises
+        SequencerFailed if the journal refused a batch first.
+        """
+        if seq <= self.durable_seq:
+            return
+        if self._failed is not None:
+            raise SequencerFailed(str(self._failed))
+        future: asyncio.Future[tuple[int, list[Event]]] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._durable_waits, (seq, id(future), future))
+        self._waiting.add(future)
+        try:
+            await future
         finally:
             self._waiting.discard(future)
 
@@ -461,6 +483,11 @@ class Sequencer:
                     p.on_done(p.record.seq, p.events)
                 except Exception:
                     self._callback_failed("an acknowledgement", p.record.seq)
+        waits, durable = self._durable_waits, self.durable_seq
+        while waits and waits[0][0] <= durable:
+            future = heapq.heappop(waits)[2]
+            if not future.done():
+                future.set_result((durable, []))
         if self._subscribers:
             committed = [Committed(p.record.seq, p.record.ts, p.command, p.events) for p in batch]
             for callback in self._subscribers:

@@ -39,6 +39,7 @@ EXCHANGE_LAYERS = (
     ("runtime", "feeds"),
     ("flow", "lobster", "audit", "metrics"),
     ("config",),
+    ("gateway",),
     ("runner",),
     ("cli",),
     ("__main__",),

@@ -1,0 +1,1 @@
+"""The Binance USDⓈ-M-compatible REST and WebSocket API."""
