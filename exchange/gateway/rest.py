@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from exchange.gateway.errors import (
     CANCEL_REJECTED,
     FOK_ORDER_REJECT,
-    GTX_ORDER_REJECT,
     INVALID_ORDER_TYPE,
     NO_NEED_TO_CHANGE_MARGIN_TYPE,
     NO_NEED_TO_CHANGE_POSITION_SIDE,
@@ -58,7 +57,7 @@ from titan.enums import (
     TimeInForce,
     WorkingType,
 )
-from titan.events import Accepted, Expired, Rejected
+from titan.events import Expired, Rejected
 from venue.types import Command, Event
 from venue.venue import Venue
 
@@ -158,13 +157,21 @@ class Rest:
             return self.history.order(account, client_order_id=p.text(cid_name))
         raise missing(f"{id_name}' or '{cid_name}")
 
-    @staticmethod
-    def _refusal(events: list[Event], orders_open: bool = False) -> ApiError | None:
+    def _refusal(
+        self, events: list[Event], orders_open: bool = False, price: int = 0
+    ) -> ApiError | None:
+        """The error of a refused or rejected input (``price``: the order's, to tell a
+        band rejection above the mark from one below), or None."""
         for ev in events:
             if type(ev) is Refused:
                 return sentinel_error(ev.reason, orders_open=orders_open)
             if type(ev) is Rejected:
-                return titan_error(ev.reason)
+                mark = (
+                    self.venue.titan.mark_price(ev.symbol)
+                    if ev.symbol in self.wire.contracts
+                    else 0
+                )
+                return titan_error(ev.reason, above_mark=price > mark if price and mark else None)
         return None
 
     # -- public -------------------------------------------------------------------------
@@ -281,7 +288,7 @@ class Rest:
             )
         p.boolean("priceProtect")
         spec = self.wire.spec(symbol)
-        qty = p.units("algoQuantity" if False else "quantity", spec.qty_decimals)
+        qty = p.units("quantity", spec.qty_decimals)
         reduce_only = p.boolean("reduceOnly")
         stp = p.choice("selfTradePreventionMode", STP_MODES, required=False, default="NONE")
         return symbol, side, qty, reduce_only, stp
@@ -298,17 +305,13 @@ class Rest:
 
     async def _place(self, cmd: NewOrder, account: int) -> OrderRow:
         seq, events = await self._submit(cmd)
-        refusal = self._refusal(events)
+        refusal = self._refusal(events, price=cmd.price)
         if refusal is not None:
             raise refusal
-        for ev in events:
-            if (
-                type(ev) is Expired
-                and ev.order_id == seq
-                and not any(type(e) is Accepted and e.order_id == seq for e in events[:0])
-            ):
+        for ev in events:  # refused at entry on Binance; accepted and expired here
+            if type(ev) is Expired and ev.order_id == seq:
                 if ev.reason is ExpireReason.POST_ONLY_WOULD_TAKE:
-                    raise ApiError(GTX_ORDER_REJECT, str(titan_error("POST_ONLY_WOULD_TAKE")))
+                    raise titan_error("POST_ONLY_WOULD_TAKE")
                 if ev.reason is ExpireReason.FOK_NOT_FILLABLE:
                     raise ApiError(
                         FOK_ORDER_REJECT,
@@ -348,11 +351,9 @@ class Rest:
         self._open_limit(who.account, symbol, algo=False)
         cmd = NewOrder(
             0, 0, symbol, who.account, 0, side, qty, price, otype, tif,
-            reduce_only=reduce_only, client_order_id=cid or f"sim-{who.account}-x",
+            reduce_only=reduce_only, client_order_id=cid,
             stp=StpMode(stp),
         )  # fmt: skip
-        if not cid:  # Binance makes one up; the seq is known only once stamped
-            cmd = cmd._replace(client_order_id="")
         row = await self._place(cmd, who.account)
         return self.wire.order(row) if resp == "RESULT" else self.wire.order_ack(row)
 
@@ -433,7 +434,7 @@ class Rest:
         _, events = await self._submit(
             Amend(0, 0, symbol, who.account, row.order_id, price, qty - row.executed_qty)
         )
-        refusal = self._refusal(events)
+        refusal = self._refusal(events, price=price)
         if refusal is not None:
             raise refusal
         return self.wire.order(row)

@@ -4,14 +4,26 @@ The real parts: a RocksDB journal in a temporary directory, the venue, the seque
 and the aiohttp server on a free loopback port; the tests talk to it with the real
 client libraries from the test thread. :meth:`LiveExchange.submit` sends an input (a
 mark price, a maker's order) through the same sequencer, and waits until it is durable.
+
+:func:`http` and :class:`Signer` send raw requests (plain ``urllib``), signed as
+Binance's clients sign them: HMAC-SHA256, as hex, of the exact query string followed
+by the exact body (Binance's totalParams), the key in ``X-MBX-APIKEY``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
+import socket
 import threading
 import time
-from collections.abc import Coroutine
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,4 +121,95 @@ class LiveExchange:
             self.thread.join(10)
 
 
-__all__ = ["MAKER", "LiveExchange"]
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer: status, headers (names as sent), body bytes."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+
+def http(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Reply:
+    """Send one request as given; the answer whatever its status (no exception on 4xx)."""
+    req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
+    if body is not None and "Content-Type" not in (headers or {}):
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return Reply(r.status, dict(r.headers.items()), r.read())
+    except urllib.error.HTTPError as err:
+        with err:
+            return Reply(err.code, dict(err.headers.items()), err.read())
+
+
+def sign(secret: str, payload: str | bytes) -> str:
+    """Binance's HMAC-SHA256 signature (lowercase hex) of ``payload``."""
+    raw = payload.encode() if isinstance(payload, str) else payload
+    return hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+Pairs = Sequence[tuple[str, str]]
+
+
+class Signer:
+    """Raw signed requests for one key, against one server (``base``: http://host:port)."""
+
+    def __init__(self, base: str, key: str, secret: str) -> None:
+        self.base = base
+        self.key = key
+        self.secret = secret
+
+    def stamped(self, params: Pairs = (), timestamp: int | None = None) -> str:
+        """``params`` with ``timestamp`` (now unless given), form-encoded, unsigned."""
+        ts = int(time.time() * 1000) if timestamp is None else timestamp
+        return urllib.parse.urlencode([*params, ("timestamp", str(ts))])
+
+    def query(self, params: Pairs = (), timestamp: int | None = None) -> str:
+        """``params`` with ``timestamp`` and the ``signature`` over them."""
+        text = self.stamped(params, timestamp)
+        return f"{text}&signature={sign(self.secret, text)}"
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """``query`` and ``body`` exactly as given, with the key header."""
+        url = self.base + path + (f"?{query}" if query else "")
+        return http(method, url, body=body, headers={"X-MBX-APIKEY": self.key, **(headers or {})})
+
+    def call(self, method: str, path: str, params: Pairs = (), *, in_body: bool = False) -> Reply:
+        """A correctly signed request: everything in the query, or (``in_body``) in the
+        form body."""
+        signed = self.query(params)
+        if in_body:
+            return self.send(method, path, body=signed.encode())
+        return self.send(method, path, signed)
+
+
+__all__ = ["MAKER", "LiveExchange", "Reply", "Signer", "free_port", "http", "sign"]

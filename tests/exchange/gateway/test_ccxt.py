@@ -20,7 +20,7 @@ from exchange.runtime.machines import VenueFactory
 from oracle import Journal
 from oracle.replay import audit
 from titan.commands import NewOrder
-from titan.enums import Side, TimeInForce
+from titan.enums import Side
 
 pytestmark = pytest.mark.slow_io
 
