@@ -43,6 +43,11 @@ _import_helpers()
 
 from helpers.paths import data_file  # noqa: E402
 
+# `exchange run` serves its API on 8080/8081 by default; the platforms that tests start
+# in subprocesses keep those ports free unless a test asks for the API (with a flag, or
+# its own API_PORT), so that tests never collide with each other or a running exchange.
+os.environ.setdefault("API_PORT", "0")
+
 settings.register_profile("dev", deadline=None)
 settings.register_profile("ci", deadline=None, database=None, print_blob=True)
 settings.load_profile(

@@ -165,8 +165,8 @@ def _create(store: KeyStore, args: argparse.Namespace) -> None:
         if hmac:
             print(f"exchange: {notice}", file=sys.stderr)
         return
-    label = f" (label {rec.label!r})" if rec.label else ""
-    print(f"created a {rec.kind} key for account {rec.account}{label} in {store.path}")
+    label = f", label {rec.label!r}" if rec.label else ""
+    print(f"created a key for account {rec.account} ({rec.kind}{label}) in {store.path}")
     print(f"key:    {rec.key}")
     if hmac:
         print(f"secret: {rec.secret}")

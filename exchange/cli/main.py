@@ -20,9 +20,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from exchange.cli import (
+    deposit,
+    journal,
+    keys,
+    liquidation_price,
+    lobster,
+    replay,
+    run,
+    simulate,
+    titan,
+    withdraw,
+)
 from exchange.cli import hash as hash_command
 from exchange.cli import inspect as inspect_command
-from exchange.cli import journal, liquidation_price, lobster, replay, run, simulate, titan
 from exchange.config.symbols import ConfigError
 from exchange.errors import UserError
 from exchange.flow.commandfile import CommandFileError
@@ -51,6 +62,9 @@ COMMANDS: tuple[Subcommand, ...] = (
     replay,
     hash_command,
     inspect_command,
+    keys,
+    deposit,
+    withdraw,
 )
 
 

@@ -360,3 +360,36 @@ def test_a_second_signal_exits_at_once_and_loses_nothing_acknowledged(tmp_path: 
     assert "Traceback" not in err
     data = _replay(journal)
     assert data["last_seq"] >= durable
+
+
+@pytest.mark.slow_io
+def test_run_serves_the_api_with_a_demo_key_kept_across_restarts(tmp_path: Path) -> None:
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    journal = tmp_path / "j"
+    keys = []
+    for _ in range(2):
+        proc = _start(
+            "--journal", str(journal), *FAST, "--api-port", str(port), "--admin-port", "0"
+        )
+        try:
+            _, seen = _wait_status(proc, 1)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/fapi/v1/exchangeInfo") as r:
+                info = json.loads(r.read())
+            assert [s["symbol"] for s in info["symbols"]] == ["BTCUSDT", "ETHUSDT"]
+        finally:
+            proc.terminate()
+            rest, _ = proc.communicate(timeout=60)
+        out = "\n".join(seen) + "\n" + rest
+        assert proc.returncode == 0, out
+        banner = [line for line in out.splitlines() if "API key" in line]
+        assert len(banner) == 1 and "demo account 10001" in banner[0]
+        keys.append(banner[0].split()[-1])
+        assert f"http://localhost:{port}/fapi/v1" in out
+    assert keys[0] == keys[1] and len(keys[0]) == 64
+    assert (tmp_path / "j.keys.json").stat().st_mode & 0o777 == 0o600
