@@ -299,9 +299,9 @@ class History:
         for i, ev in enumerate(rec.events):
             if type(ev) is Trade:
                 if ev.maker_account in accounts:
-                    self._fill(rec, ev, ev.maker_account, True)
+                    self._fill(rec, i, ev, ev.maker_account, True)
                 if ev.taker_account in accounts:
-                    self._fill(rec, ev, ev.taker_account, False)
+                    self._fill(rec, i, ev, ev.taker_account, False)
             elif (
                 type(ev) is PositionChanged
                 or type(ev) is BalanceChanged
@@ -395,7 +395,7 @@ class History:
             acct.by_client_id[row.client_order_id] = ev.order_id
         self._emit(ev.account, Change("order", rec.seq, rec.ts, row, "NEW"))
 
-    def _fill(self, rec: Committed, ev: Trade, account: int, maker: bool) -> None:
+    def _fill(self, rec: Committed, index: int, ev: Trade, account: int, maker: bool) -> None:
         order_id = ev.maker_order_id if maker else ev.taker_order_id
         acct = self.accounts[account]
         row = acct.open.get(order_id)
@@ -406,8 +406,20 @@ class History:
         row.update_time = rec.ts
         remaining = ev.maker_remaining if maker else ev.taker_remaining
         row.status = "PARTIALLY_FILLED" if remaining else "FILLED"
+        # the fill's realized PnL and fee are in the PositionChanged after it, in the same
+        # record: the stream's TRADE update (sent now) carries them, as Binance's "rp", "n"
+        pnl = fee = 0
+        for later in rec.events[index + 1 :]:
+            if (
+                type(later) is PositionChanged
+                and later.trade_id == ev.trade_id
+                and later.account == account
+                and abs(later.qty) == ev.qty
+            ):
+                pnl, fee = later.realized_pnl, later.fee
+                break
         trade = TradeRow(
-            ev.trade_id, order_id, ev.symbol, row.side, ev.price, ev.qty, maker, 0, 0, rec.ts
+            ev.trade_id, order_id, ev.symbol, row.side, ev.price, ev.qty, maker, pnl, fee, rec.ts
         )
         self._add(acct.trades, trade)
         if not remaining:
@@ -427,12 +439,6 @@ class History:
             symbols[ev.symbol] = None
             acct.positions[ev.symbol] = (ev.size, ev.cost, ev.margin)
             acct.position_ts[ev.symbol] = rec.ts
-            if ev.trade_id:  # the fill's realized PnL and fee belong to its trade row
-                for i in range(len(acct.trades) - 1, max(len(acct.trades) - 8, 0) - 1, -1):
-                    t = acct.trades[i]
-                    if t.trade_id == ev.trade_id and t.qty == abs(ev.qty):
-                        acct.trades[i] = t._replace(realized_pnl=ev.realized_pnl, commission=ev.fee)
-                        break
             return
         if type(ev) is IsolatedMarginChanged:
             symbols[ev.symbol] = None

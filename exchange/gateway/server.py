@@ -401,7 +401,9 @@ class Gateway:
 
     async def admin_transfer(self, request: web.Request) -> web.Response:
         token = request.headers.get("X-Admin-Token", "")
-        if not self.admin_token or not hmac.compare_digest(token, self.admin_token):
+        # as bytes: compare_digest refuses a str with non-ASCII characters (TypeError, a 500)
+        sent = token.encode("utf-8", "surrogateescape")
+        if not self.admin_token or not hmac.compare_digest(sent, self.admin_token.encode()):
             return self._error(ApiError(REJECTED_MBX_KEY, "Invalid admin token.", 401), {})
         if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
             return self._error(
