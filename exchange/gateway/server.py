@@ -365,7 +365,7 @@ class Gateway:
         """A SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS frame: (reply, listen key)."""
         try:
             frame = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             return {"error": {"code": 3, "msg": "Invalid JSON"}}, ""
         if not isinstance(frame, dict):
             return {"error": {"code": 3, "msg": "Invalid request"}}, ""
@@ -413,6 +413,7 @@ class Gateway:
             params = self._params(b"", await request.read(), request.content_type)
             params.allow(("account", "asset", "amount"))
             account = params.integer("account", 1)
+            self.rest.history.follow([account])  # before the deposit: its history counts
             asset = params.text("asset", False, "USDT")
             amount = params.text("amount")
             result = await self.rest.transfer(
@@ -422,7 +423,6 @@ class Gateway:
             return self._error(err, {})
         except (IntakeClosed, SequencerFailed):
             return self._error(ApiError(UNKNOWN, "The exchange is stopping."), {})
-        self.rest.history.follow([account])
         return web.json_response(result)
 
 
