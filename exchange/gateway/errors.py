@@ -192,12 +192,18 @@ SENTINEL_CODES: dict[Refusal, tuple[int, str]] = {
 
 
 def titan_error(reason: RejectReason | str, *, above_mark: bool | None = None) -> ApiError:
-    """The ApiError for a Titan rejection (``above_mark``: a band rejection's direction)."""
-    code, msg = TITAN_CODES[RejectReason(reason)]
-    if RejectReason(reason) is RejectReason.PRICE_OUTSIDE_BAND and above_mark is False:
-        code, msg = PRICE_BELOW_MULTIPLIER_DOWN, "Price is lower than mark price multiplier floor."
-    elif RejectReason(reason) is RejectReason.PRICE_OUTSIDE_BAND and above_mark:
-        msg = "Price is higher than mark price multiplier cap."
+    """The ApiError for a Titan rejection (``above_mark``: a band rejection's direction,
+    -4016 above the mark, -4024 below; None when it is not known)."""
+    why = RejectReason(reason)
+    code, msg = TITAN_CODES[why]
+    if why is RejectReason.PRICE_OUTSIDE_BAND and above_mark is not None:
+        if above_mark:
+            code, msg = PRICE_ABOVE_MULTIPLIER_UP, "Price is higher than mark price multiplier cap."
+        else:
+            code, msg = (
+                PRICE_BELOW_MULTIPLIER_DOWN,
+                "Price is lower than mark price multiplier floor.",
+            )
     return ApiError(code, msg)
 
 

@@ -120,6 +120,12 @@ class OrderRow:
         return self.orig_type in CONDITIONAL_TYPES
 
     @property
+    def algo(self) -> bool:
+        """A conditional order that has not fired: on Binance it belongs to the Algo
+        Service's endpoints, not among the regular orders (it joins them when it fires)."""
+        return self.conditional and not self.triggered
+
+    @property
     def type(self) -> str:
         """What it works as now: a conditional order that fired is LIMIT or MARKET."""
         if self.conditional and self.triggered:

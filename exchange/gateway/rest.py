@@ -130,8 +130,8 @@ class Rest:
             ("GET", v1 + "leverageBracket", self.leverage_bracket, "signed", 1, False),
             ("GET", "/fapi/v2/account", self.account_v2, "signed", 5, False),
             ("GET", "/fapi/v3/account", self.account_v3, "signed", 5, False),
-            ("GET", "/fapi/v2/balance", self.balance_v2, "signed", 5, False),
-            ("GET", "/fapi/v3/balance", self.balance_v3, "signed", 5, False),
+            ("GET", "/fapi/v2/balance", self.balance, "signed", 5, False),
+            ("GET", "/fapi/v3/balance", self.balance, "signed", 5, False),
             ("GET", "/fapi/v2/positionRisk", self.position_risk_v2, "signed", 5, False),
             ("GET", "/fapi/v3/positionRisk", self.position_risk_v3, "signed", 5, False),
             ("GET", v1 + "income", self.income, "signed", 30, False),
@@ -207,6 +207,14 @@ class Rest:
         await self._read()
         return out
 
+    async def _each(self, p: Params, one: Callable[[str], JSON]) -> JSON | list[JSON]:
+        """A per-symbol answer: of ``symbol``, or a list of every symbol's without it."""
+        p.allow(("symbol",))
+        symbol = p.symbol(self.symbols, required=False)
+        out: JSON | list[JSON] = one(symbol) if symbol else [one(s) for s in self.symbols]
+        await self._read()
+        return out
+
     def _premium(self, symbol: str) -> JSON:
         ledger, w = self.venue.ledger, self.wire
         mark = ledger.marks.get(symbol, 0)
@@ -222,26 +230,14 @@ class Rest:
         }
 
     async def premium_index(self, p: Params, who: Caller) -> JSON | list[JSON]:
-        p.allow(("symbol",))
-        symbol = p.symbol(self.symbols, required=False)
-        out: JSON | list[JSON] = (
-            self._premium(symbol) if symbol else [self._premium(s) for s in self.symbols]
-        )
-        await self._read()
-        return out
+        return await self._each(p, self._premium)
 
     def _price(self, symbol: str) -> JSON:
         last = self.venue.titan.last_price(symbol)
         return {"symbol": symbol, "price": self.wire.price(symbol, last), "time": self.seq.last_ts}
 
     async def ticker_price(self, p: Params, who: Caller) -> JSON | list[JSON]:
-        p.allow(("symbol",))
-        symbol = p.symbol(self.symbols, required=False)
-        out: JSON | list[JSON] = (
-            self._price(symbol) if symbol else [self._price(s) for s in self.symbols]
-        )
-        await self._read()
-        return out
+        return await self._each(p, self._price)
 
     def _book_ticker(self, symbol: str) -> JSON:
         titan, w = self.venue.titan, self.wire
@@ -257,13 +253,7 @@ class Rest:
         }
 
     async def book_ticker(self, p: Params, who: Caller) -> JSON | list[JSON]:
-        p.allow(("symbol",))
-        symbol = p.symbol(self.symbols, required=False)
-        out: JSON | list[JSON] = (
-            self._book_ticker(symbol) if symbol else [self._book_ticker(s) for s in self.symbols]
-        )
-        await self._read()
-        return out
+        return await self._each(p, self._book_ticker)
 
     # -- orders -------------------------------------------------------------------------
 
@@ -274,7 +264,7 @@ class Rest:
         *SIGNED,
     )  # fmt: skip
 
-    def _common(self, p: Params, algo: bool) -> tuple[str, Side, int, bool, str]:
+    def _common(self, p: Params) -> tuple[str, Side, int, bool, str]:
         symbol = p.symbol(self.symbols)
         side = Side(p.choice("side", ("BUY", "SELL")))
         if p.text("positionSide", False, "BOTH") != "BOTH":
@@ -294,13 +284,8 @@ class Rest:
         return symbol, side, qty, reduce_only, stp
 
     def _open_limit(self, account: int, symbol: str, algo: bool) -> None:
-        open_rows = [
-            r
-            for r in self.history.open_orders(account, symbol)
-            if (r.conditional and not r.triggered) == algo
-        ]
-        limit = MAX_NUM_ALGO_ORDERS if algo else MAX_NUM_ORDERS
-        if len(open_rows) >= limit:
+        rows = [r for r in self.history.open_orders(account, symbol) if r.algo == algo]
+        if len(rows) >= (MAX_NUM_ALGO_ORDERS if algo else MAX_NUM_ORDERS):
             raise ApiError(-2025, "Reach max open order limit.")
 
     async def _place(self, cmd: NewOrder, account: int) -> OrderRow:
@@ -334,7 +319,7 @@ class Rest:
             )
         if kind not in ("LIMIT", "MARKET"):
             raise ApiError(INVALID_ORDER_TYPE, "Invalid orderType.")
-        symbol, side, qty, reduce_only, stp = self._common(p, algo=False)
+        symbol, side, qty, reduce_only, stp = self._common(p)
         spec = self.wire.spec(symbol)
         resp = p.choice("newOrderRespType", ("ACK", "RESULT"), required=False, default="ACK")
         cid = p.client_id("newClientOrderId")
@@ -379,7 +364,7 @@ class Rest:
             )
         if kind not in ALGO_TYPES:
             raise ApiError(INVALID_ORDER_TYPE, "Invalid orderType.")
-        symbol, side, qty, reduce_only, stp = self._common(p, algo=True)
+        symbol, side, qty, reduce_only, stp = self._common(p)
         spec = self.wire.spec(symbol)
         trigger = p.units("triggerPrice", spec.price_decimals)
         working = WorkingType(
@@ -450,12 +435,7 @@ class Rest:
         p.allow(("symbol", "orderId", "origClientOrderId", *SIGNED))
         symbol = p.symbol(self.symbols)
         row = self._row(who.account, p, "orderId", "origClientOrderId")
-        if (
-            row is None
-            or row.symbol != symbol
-            or not row.is_open
-            or (row.conditional and not row.triggered)
-        ):
+        if row is None or row.symbol != symbol or not row.is_open or row.algo:
             raise ApiError(CANCEL_REJECTED, "Unknown order sent.")
         return self.wire.order(await self._cancel(who.account, symbol, row))
 
@@ -479,27 +459,27 @@ class Rest:
             "msg": "success",
         }
 
-    async def cancel_all(self, p: Params, who: Caller) -> JSON:
+    async def _cancel_all(self, p: Params, who: Caller, algo: bool) -> JSON:
+        """Cancel the open regular (or algo) orders of a symbol, one input each: Titan's
+        CancelAll would take both kinds, Binance's endpoints take one kind each."""
         p.allow(("symbol", *SIGNED))
         symbol = p.symbol(self.symbols)
         for row in self.history.open_orders(who.account, symbol):
-            if not (row.conditional and not row.triggered):
+            if row.algo == algo:
                 await self._submit(Cancel(0, 0, symbol, who.account, row.order_id))
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
+    async def cancel_all(self, p: Params, who: Caller) -> JSON:
+        return await self._cancel_all(p, who, algo=False)
+
     async def cancel_all_algo(self, p: Params, who: Caller) -> JSON:
-        p.allow(("symbol", *SIGNED))
-        symbol = p.symbol(self.symbols)
-        for row in self.history.open_orders(who.account, symbol):
-            if row.conditional and not row.triggered:
-                await self._submit(Cancel(0, 0, symbol, who.account, row.order_id))
-        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+        return await self._cancel_all(p, who, algo=True)
 
     async def query_order(self, p: Params, who: Caller) -> JSON:
         p.allow(("symbol", "orderId", "origClientOrderId", *SIGNED))
         symbol = p.symbol(self.symbols)
         row = self._row(who.account, p, "orderId", "origClientOrderId")
-        if row is None or row.symbol != symbol or (row.conditional and not row.triggered):
+        if row is None or row.symbol != symbol or row.algo:
             raise ApiError(NO_SUCH_ORDER, "Order does not exist.")
         out = self.wire.order(row)
         await self._read()
@@ -509,12 +489,7 @@ class Rest:
         p.allow(("symbol", "orderId", "origClientOrderId", *SIGNED))
         symbol = p.symbol(self.symbols)
         row = self._row(who.account, p, "orderId", "origClientOrderId")
-        if (
-            row is None
-            or row.symbol != symbol
-            or not row.is_open
-            or (row.conditional and not row.triggered)
-        ):
+        if row is None or row.symbol != symbol or not row.is_open or row.algo:
             raise ApiError(-2013, "Order does not exist.")
         out = self.wire.order(row)
         await self._read()
@@ -533,9 +508,7 @@ class Rest:
         p.allow(("symbol", *SIGNED))
         symbol = p.symbol(self.symbols, required=False)
         rows = [
-            self.wire.order(r)
-            for r in self.history.open_orders(who.account, symbol)
-            if not (r.conditional and not r.triggered)
+            self.wire.order(r) for r in self.history.open_orders(who.account, symbol) if not r.algo
         ]
         await self._read()
         return rows
@@ -544,9 +517,7 @@ class Rest:
         p.allow(("symbol", "algoType", *SIGNED))
         symbol = p.symbol(self.symbols, required=False)
         rows = [
-            self.wire.algo_order(r)
-            for r in self.history.open_orders(who.account, symbol)
-            if r.conditional and not r.triggered
+            self.wire.algo_order(r) for r in self.history.open_orders(who.account, symbol) if r.algo
         ]
         await self._read()
         return rows
@@ -567,9 +538,7 @@ class Rest:
         rows = [
             r
             for r in self.history.all_orders(who.account, symbol)
-            if r.order_id >= from_id
-            and start <= r.time <= end
-            and not (r.conditional and not r.triggered)
+            if r.order_id >= from_id and start <= r.time <= end and not r.algo
         ]
         out = [self.wire.order(r) for r in (rows[:limit] if from_id else rows[-limit:])]
         await self._read()
@@ -694,17 +663,11 @@ class Rest:
     async def account_v3(self, p: Params, who: Caller) -> JSON:
         return await self._account(p, who, 3)
 
-    async def _balance(self, p: Params, who: Caller, version: int) -> list[JSON]:
+    async def balance(self, p: Params, who: Caller) -> list[JSON]:
         p.allow(SIGNED)
-        out = self.wire.balances(self.venue.ledger, self.history, who.account, version)
+        out = self.wire.balances(self.venue.ledger, self.history, who.account)
         await self._read()
         return out
-
-    async def balance_v2(self, p: Params, who: Caller) -> list[JSON]:
-        return await self._balance(p, who, 2)
-
-    async def balance_v3(self, p: Params, who: Caller) -> list[JSON]:
-        return await self._balance(p, who, 3)
 
     async def _positions(self, p: Params, who: Caller, version: int) -> list[JSON]:
         p.allow(("symbol", *SIGNED))

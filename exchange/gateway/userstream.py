@@ -165,7 +165,7 @@ class UserStreams:
         if change.kind == "order":
             row = change.order
             assert row is not None
-            if row.conditional and not row.triggered:
+            if row.algo:
                 return [wire.algo_update(change)]
             update = wire.order_update(change, wire.contracts[row.symbol].quote)
             if row.conditional and change.exec_type == "NEW":  # it has just triggered

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from exchange.gateway.history import Change, History, IncomeRow, OrderRow, TradeRow
 from exchange.gateway.limits import LimitSettings
@@ -26,11 +26,28 @@ from sentinel.units import MONEY_DECIMALS, RATE_DECIMALS, RATE_ONE, ceil_div
 from titan.symbols import SymbolSpec
 
 JSON = dict[str, Any]
+
+
+class AssetFigures(NamedTuple):
+    """One asset of one account, in money units (what ``account`` and ``balance`` show)."""
+
+    wallet: int  # cross wallet + isolated margins
+    upnl: int
+    maintenance: int
+    position_im: int
+    order_im: int
+    cross_wallet: int
+    cross_upnl: int
+    available: int
+    max_withdraw: int
+
+
 FAR_FUTURE = 4_133_404_800_000  # Binance's deliveryDate of a perpetual (2100-12-25)
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"]
 TIME_IN_FORCE = ["GTC", "IOC", "FOK", "GTX"]
 MAX_NUM_ORDERS = 200  # open orders per account and symbol (Binance's MAX_NUM_ORDERS)
 MAX_NUM_ALGO_ORDERS = 10
+MAX_PRICE = 10**18  # price units: PRICE_FILTER's maxPrice (Titan itself bounds at 2**63 - 1)
 
 
 def units(value: int, decimals: int) -> str:
@@ -119,7 +136,7 @@ class Wire:
             {
                 "filterType": "PRICE_FILTER",
                 "minPrice": units(spec.tick, p),
-                "maxPrice": units(10**18 // 10**p * 10**p, p) if p else str(10**18),
+                "maxPrice": units(MAX_PRICE, p),
                 "tickSize": units(spec.tick, p),
             },
             {
@@ -332,7 +349,8 @@ class Wire:
         notional = size * mark * c.scale  # money, signed
         upnl = ledger.upnl(p) if p is not None and size else 0
         mm = ceil_div(ledger.maintenance_scaled(p), RATE_ONE) if p is not None and size else 0
-        im = ceil_div(abs(notional), leverage) if size else 0
+        im = ledger.position_margin(w, p) if p is not None and size else 0
+        order_im = ledger.order_margin(w, symbol)
         margin = p.margin if p is not None and isolated else 0
         entry = self.entry_price(symbol, size, cost)
         liq = ledger.liquidation_price(p) if p is not None and size else Fraction(0)
@@ -350,10 +368,10 @@ class Wire:
             "notional": money(notional),
             "marginAsset": c.quote,
             "isolatedWallet": money(margin),
-            "initialMargin": money(im + ledger.order_margin(w, symbol)),
+            "initialMargin": money(im + order_im),
             "maintMargin": money(mm),
             "positionInitialMargin": money(im),
-            "openOrderInitialMargin": money(ledger.order_margin(w, symbol)),
+            "openOrderInitialMargin": money(order_im),
             "adl": 0,
             "bidNotional": money(ex.buy_notional * c.scale if ex is not None else 0),
             "askNotional": money(ex.sell_notional * c.scale if ex is not None else 0),
@@ -395,165 +413,127 @@ class Wire:
             out.append({k: fields[k] for k in keys})
         return out
 
-    def asset_fields(self, ledger: Ledger, history: History, account: int, asset: str) -> JSON:
-        """One asset of an account: wallet, margin balance, margins, available."""
+    @staticmethod
+    def figures(ledger: Ledger, account: int, asset: str) -> AssetFigures:
+        """One asset of an account as Sentinel values it (money units)."""
         w = ledger.wallet_view(account, asset)
-        wallet = w.balance
-        upnl = cross_upnl = pos_im = order_im = mm = 0
+        wallet, upnl, cross_upnl, pos_im, mm = w.balance, 0, 0, 0, 0
         for p in w.position_list():
             if not p.size:
                 continue
-            c = self.contracts[p.symbol]
-            lev = ledger.settings(w, p.symbol)[0]
             u = ledger.upnl(p)
             upnl += u
             if p.isolated:
                 wallet += p.margin
             else:
                 cross_upnl += u
-            pos_im += ceil_div(abs(p.size) * ledger.marks[p.symbol] * c.scale, lev)
+            pos_im += ledger.position_margin(w, p)
             mm += ceil_div(ledger.maintenance_scaled(p), RATE_ONE)
-        for sym in w.exposure or ():
-            order_im += ledger.order_margin(w, sym)
-        available = ledger.available(w)
+        order_im = sum(ledger.order_margin(w, sym) for sym in w.exposure or ())
         withdraw = ledger.available(w, for_withdrawal=True)
+        return AssetFigures(
+            wallet, upnl, mm, pos_im, order_im, w.balance, cross_upnl, ledger.available(w),
+            max(0, min(withdraw, w.balance)),
+        )  # fmt: skip
+
+    def asset_json(self, asset: str, f: AssetFigures, update_time: int) -> JSON:
         return {
             "asset": asset,
-            "walletBalance": money(wallet),
-            "unrealizedProfit": money(upnl),
-            "marginBalance": money(wallet + upnl),
-            "maintMargin": money(mm),
-            "initialMargin": money(pos_im + order_im),
-            "positionInitialMargin": money(pos_im),
-            "openOrderInitialMargin": money(order_im),
-            "crossWalletBalance": money(w.balance),
-            "crossUnPnl": money(cross_upnl),
-            "availableBalance": money(available),
-            "maxWithdrawAmount": money(max(0, min(withdraw, w.balance))),
+            "walletBalance": money(f.wallet),
+            "unrealizedProfit": money(f.upnl),
+            "marginBalance": money(f.wallet + f.upnl),
+            "maintMargin": money(f.maintenance),
+            "initialMargin": money(f.position_im + f.order_im),
+            "positionInitialMargin": money(f.position_im),
+            "openOrderInitialMargin": money(f.order_im),
+            "crossWalletBalance": money(f.cross_wallet),
+            "crossUnPnl": money(f.cross_upnl),
+            "availableBalance": money(f.available),
+            "maxWithdrawAmount": money(f.max_withdraw),
             "marginAvailable": True,
-            "updateTime": history.balance_time(account, asset),
-            "_raw": (
-                wallet,
-                upnl,
-                mm,
-                pos_im,
-                order_im,
-                w.balance,
-                cross_upnl,
-                available,
-                withdraw,
-            ),
+            "updateTime": update_time,
         }
 
-    def balances(self, ledger: Ledger, history: History, account: int, version: int) -> list[JSON]:
-        """``/fapi/v2|v3/balance``."""
+    def balances(self, ledger: Ledger, history: History, account: int) -> list[JSON]:
+        """``/fapi/v2|v3/balance`` (the two versions are the same)."""
         out = []
         for asset in self.assets:
-            f = self.asset_fields(ledger, history, account, asset)
+            f = self.figures(ledger, account, asset)
             out.append(
                 {
                     "accountAlias": f"SIM{account}",
                     "asset": asset,
-                    "balance": f["walletBalance"],
-                    "crossWalletBalance": f["crossWalletBalance"],
-                    "crossUnPnl": f["crossUnPnl"],
-                    "availableBalance": f["availableBalance"],
-                    "maxWithdrawAmount": f["maxWithdrawAmount"],
+                    "balance": money(f.wallet),
+                    "crossWalletBalance": money(f.cross_wallet),
+                    "crossUnPnl": money(f.cross_upnl),
+                    "availableBalance": money(f.available),
+                    "maxWithdrawAmount": money(f.max_withdraw),
                     "marginAvailable": True,
-                    "updateTime": f["updateTime"],
+                    "updateTime": history.balance_time(account, asset),
                 }
             )
         return out
 
+    V3_ACCOUNT_POSITION = (
+        "symbol", "positionSide", "positionAmt", "unRealizedProfit", "isolatedMargin",
+        "notional", "isolatedWallet", "initialMargin", "maintMargin", "updateTime",
+    )  # fmt: skip
+    V2_ACCOUNT_POSITION = {  # v2 account position field -> the position figure it shows
+        "symbol": "symbol", "initialMargin": "initialMargin", "maintMargin": "maintMargin",
+        "unrealizedProfit": "unRealizedProfit",
+        "positionInitialMargin": "positionInitialMargin",
+        "openOrderInitialMargin": "openOrderInitialMargin", "leverage": "leverage",
+        "entryPrice": "entryPrice", "breakEvenPrice": "breakEvenPrice",
+        "maxNotional": "maxNotionalValue", "positionSide": "positionSide",
+        "positionAmt": "positionAmt", "notional": "notional",
+        "isolatedWallet": "isolatedWallet", "updateTime": "updateTime",
+        "bidNotional": "bidNotional", "askNotional": "askNotional",
+    }  # fmt: skip
+
     def account(self, ledger: Ledger, history: History, account: int, version: int) -> JSON:
-        """``/fapi/v2|v3/account`` (totals are those of the assets summed)."""
-        assets = [self.asset_fields(ledger, history, account, a) for a in self.assets]
-        totals = [sum(f["_raw"][i] for f in assets) for i in range(9)]
-        wallet, upnl, mm, pos_im, order_im, cross, cross_upnl, available, withdraw = totals
-        positions = self.position_risk(ledger, history, account, 2)
-        if version == 3:
-            rows = self.position_risk(ledger, history, account, 3)
-            position_rows: list[JSON] = [
-                {
-                    k: r[k]
-                    for k in (
-                        "symbol",
-                        "positionSide",
-                        "positionAmt",
-                        "unRealizedProfit",
-                        "isolatedMargin",
-                        "notional",
-                        "isolatedWallet",
-                        "initialMargin",
-                        "maintMargin",
-                        "updateTime",
-                    )  # fmt: skip
-                }
-                for r in rows
-            ]
-        else:
-            position_rows = []
-            for sym in self.contracts:
-                full = self.position_risk(ledger, history, account, 3, sym) or []
-                base = next(r for r in positions if r["symbol"] == sym)
-                fields = full[0] if full else {}
-                position_rows.append(
-                    {
-                        "symbol": sym,
-                        "initialMargin": fields.get("initialMargin", money(0)),
-                        "maintMargin": fields.get("maintMargin", money(0)),
-                        "unrealizedProfit": base["unRealizedProfit"],
-                        "positionInitialMargin": fields.get("positionInitialMargin", money(0)),
-                        "openOrderInitialMargin": fields.get("openOrderInitialMargin", money(0)),
-                        "leverage": base["leverage"],
-                        "isolated": base["marginType"] == "isolated",
-                        "entryPrice": base["entryPrice"],
-                        "breakEvenPrice": base["breakEvenPrice"],
-                        "maxNotional": base["maxNotionalValue"],
-                        "positionSide": "BOTH",
-                        "positionAmt": base["positionAmt"],
-                        "notional": base["notional"],
-                        "isolatedWallet": base["isolatedWallet"],
-                        "updateTime": base["updateTime"],
-                        "bidNotional": fields.get("bidNotional", money(0)),
-                        "askNotional": fields.get("askNotional", money(0)),
-                    }
-                )
-        out: JSON = {
-            "feeTier": 0,
-            "feeBurn": False,
-            "canTrade": True,
-            "canDeposit": True,
-            "canWithdraw": True,
-            "updateTime": 0,
-            "multiAssetsMargin": False,
-            "tradeGroupId": -1,
-            "totalInitialMargin": money(pos_im + order_im),
-            "totalMaintMargin": money(mm),
-            "totalWalletBalance": money(wallet),
-            "totalUnrealizedProfit": money(upnl),
-            "totalMarginBalance": money(wallet + upnl),
-            "totalPositionInitialMargin": money(pos_im),
-            "totalOpenOrderInitialMargin": money(order_im),
-            "totalCrossWalletBalance": money(cross),
-            "totalCrossUnPnl": money(cross_upnl),
-            "availableBalance": money(available),
-            "maxWithdrawAmount": money(max(0, min(withdraw, cross))),
-            "assets": [{k: v for k, v in f.items() if k != "_raw"} for f in assets],
-            "positions": position_rows,
-        }
-        if version == 3:
-            for key in (
-                "feeTier",
-                "feeBurn",
-                "canTrade",
-                "canDeposit",
-                "canWithdraw",
-                "updateTime",
-                "multiAssetsMargin",
-                "tradeGroupId",
-            ):
-                out.pop(key)
+        """``/fapi/v2|v3/account``: the totals are the assets' figures summed; v2 lists
+        every symbol, v3 those with a position or open orders."""
+        per_asset = [(a, self.figures(ledger, account, a)) for a in self.assets]
+        t = AssetFigures(*(sum(column) for column in zip(*(f for _, f in per_asset), strict=True)))
+        positions: list[JSON] = []
+        for sym, c in self.contracts.items():
+            w = ledger.wallet_view(account, c.quote)
+            p = ledger.position(account, sym)
+            if version == 3:
+                if (p is None or not p.size) and not w.exposed(sym):
+                    continue
+                f = self.position_fields(ledger, w, sym, p, history.position_time(account, sym))
+                positions.append({k: f[k] for k in self.V3_ACCOUNT_POSITION})
+            else:
+                f = self.position_fields(ledger, w, sym, p, history.position_time(account, sym))
+                row = {k: f[name] for k, name in self.V2_ACCOUNT_POSITION.items()}
+                row["isolated"] = f["marginType"] == "isolated"
+                positions.append(row)
+        out: JSON = {}
+        if version == 2:
+            out.update(
+                feeTier=0, feeBurn=False, canTrade=True, canDeposit=True, canWithdraw=True,
+                updateTime=0, multiAssetsMargin=False, tradeGroupId=-1,
+            )  # fmt: skip
+        out.update(
+            {
+                "totalInitialMargin": money(t.position_im + t.order_im),
+                "totalMaintMargin": money(t.maintenance),
+                "totalWalletBalance": money(t.wallet),
+                "totalUnrealizedProfit": money(t.upnl),
+                "totalMarginBalance": money(t.wallet + t.upnl),
+                "totalPositionInitialMargin": money(t.position_im),
+                "totalOpenOrderInitialMargin": money(t.order_im),
+                "totalCrossWalletBalance": money(t.cross_wallet),
+                "totalCrossUnPnl": money(t.cross_upnl),
+                "availableBalance": money(t.available),
+                "maxWithdrawAmount": money(t.max_withdraw),
+                "assets": [
+                    self.asset_json(a, f, history.balance_time(account, a)) for a, f in per_asset
+                ],
+                "positions": positions,
+            }
+        )
         return out
 
     # -- the user data stream -----------------------------------------------------------

@@ -7,13 +7,14 @@ a maker account quotes through the sequencer, and the demo account trades over R
 from __future__ import annotations
 
 import socket
+from decimal import Decimal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ccxt
 import pytest
-from helpers.gateway import MAKER, LiveExchange
+from helpers.gateway import MAKER, LiveExchange, Signer
 
 from exchange.config.settings import ApiSettings
 from exchange.runtime.machines import VenueFactory
@@ -113,6 +114,37 @@ def test_market_order_fills_and_shows_in_positions_and_trades(live: LiveExchange
     assert p["unrealizedPnl"] == pytest.approx(upnl)
     # 100,000 USDT of cross margin behind 0.5 BTC: no mark above zero liquidates it
     assert ledger.liquidation_price(pos) == 0 and not p["liquidationPrice"]
+
+
+def test_account_figures_are_sentinels_to_the_unit(live: LiveExchange, bot: Any) -> None:
+    # after the market buy above: a 0.5 BTC cross long and 100,000 USDT less fees
+    demo = live.api.demo
+    signer = Signer(live.base, demo.key, demo.secret)
+    v2 = signer.call("GET", "/fapi/v2/account").json()
+    v3 = signer.call("GET", "/fapi/v3/account").json()
+    ledger = live.venue.ledger
+    w = ledger.wallets[(demo.account, "USDT")]
+    pos = ledger.position(demo.account, "BTCUSDT")
+    assert pos is not None and pos.size == 500
+    upnl = ledger.upnl(pos)
+    im = ledger.position_margin(w, pos)
+    mm = -(-ledger.maintenance_scaled(pos) // 10**8)
+    expect = {
+        "totalWalletBalance": w.balance,
+        "totalUnrealizedProfit": upnl,
+        "totalMarginBalance": w.balance + upnl,
+        "totalPositionInitialMargin": im,
+        "totalMaintMargin": mm,
+        "availableBalance": ledger.available(w),
+    }
+    for account in (v2, v3):
+        for field, units in expect.items():
+            assert account[field] == f"{Decimal(units).scaleb(-8):.8f}", field
+    assert [p["symbol"] for p in v3["positions"]] == ["BTCUSDT"]  # v3: only what is open
+    assert [p["symbol"] for p in v2["positions"]] == ["BTCUSDT", "ETHUSDT"]  # v2: every symbol
+    assert v2["positions"][0]["positionAmt"] == v3["positions"][0]["positionAmt"] == "0.500"
+    assert "feeTier" in v2 and "feeTier" not in v3
+    assert v2["assets"][0]["walletBalance"] == v2["totalWalletBalance"]
 
 
 def test_errors_raise_ccxt_exception_classes(live: LiveExchange, bot: Any) -> None:
