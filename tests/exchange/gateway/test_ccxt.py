@@ -6,15 +6,14 @@ a maker account quotes through the sequencer, and the demo account trades over R
 
 from __future__ import annotations
 
-import socket
-from decimal import Decimal
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import ccxt
 import pytest
-from helpers.gateway import MAKER, LiveExchange, Signer
+from helpers.gateway import MAKER, LiveExchange, Signer, free_port
 
 from exchange.config.settings import ApiSettings
 from exchange.runtime.machines import VenueFactory
@@ -24,12 +23,6 @@ from titan.commands import NewOrder
 from titan.enums import Side
 
 pytestmark = pytest.mark.slow_io
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def client(base: str, key: str, secret: str) -> Any:
@@ -49,7 +42,7 @@ def client(base: str, key: str, secret: str) -> Any:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveExchange]:
     root: Path = tmp_path_factory.mktemp("gateway")
-    ex = LiveExchange(root, ApiSettings(port=0, admin_port=_free_port())).start()
+    ex = LiveExchange(root, ApiSettings(port=0, admin_port=free_port())).start()
     ex.mark("BTCUSDT", 500_000)
     ex.mark("ETHUSDT", 300_000)
     ex.fund(MAKER, 10_000_000)
